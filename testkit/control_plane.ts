@@ -1,0 +1,554 @@
+/**
+ * A real Kubernetes control plane for tests: etcd, kube-apiserver (RBAC on, service-account
+ * tokens working) and kube-controller-manager (garbage collector, namespace and
+ * service-account controllers) on free loopback ports, in a temporary directory.
+ *
+ * ```ts ignore
+ * import { startControlPlane } from "@roperator/core/testkit";
+ * await using cp = await startControlPlane();
+ * console.log(cp.server, cp.kubeconfigPath, `${cp.startupMs} ms`);
+ * ```
+ *
+ * @module
+ */
+import { dump as toYaml } from "js-yaml";
+import { type ControlPlaneBinaries, findControlPlaneBinaries } from "./binaries.ts";
+import {
+  type CertificatePair,
+  createCertificateAuthority,
+  createSigningKey,
+  issueCertificate,
+} from "./certs.ts";
+
+/** Options for {@linkcode startControlPlane}. */
+export interface ControlPlaneOptions {
+  /** A directory searched first for the binaries. */
+  binDir?: string;
+  /** Run kube-controller-manager (default true). Without it there is no garbage collection. */
+  controllerManager?: boolean;
+  /** How long to wait for readiness, in milliseconds (default 90 000). */
+  startTimeoutMs?: number;
+  /** Extra kube-apiserver flags, such as `--watch-cache=false`. */
+  apiServerArgs?: string[];
+  /** Users that get a static bearer token (`--token-auth-file`), by name. */
+  tokenUsers?: ReadonlyArray<{ name: string; groups?: string[] }>;
+  /** Keep the directory (logs, certificates) after `stop()`, for debugging. */
+  keepDir?: boolean;
+}
+
+/** Credentials of a user of the test control plane. */
+export interface UserCredentials {
+  /** The user name. */
+  name: string;
+  /** The groups. */
+  groups: string[];
+  /** A client certificate for the user, signed by the cluster's client CA. */
+  certificate: string;
+  /** Its private key, PEM. */
+  key: string;
+  /** A static bearer token, when the user was named in `tokenUsers`. */
+  token?: string;
+  /** A kubeconfig file that authenticates with the certificate. */
+  kubeconfigPath: string;
+}
+
+/** The admin kubeconfig as an object. */
+export interface AdminKubeconfig {
+  /** Always `v1`. */
+  apiVersion: string;
+  /** Always `Config`. */
+  kind: string;
+  /** The one cluster. */
+  clusters: Array<{ name: string; cluster: Record<string, string> }>;
+  /** The admin user. */
+  users: Array<{ name: string; user: Record<string, string> }>;
+  /** The one context. */
+  contexts: Array<{ name: string; context: Record<string, string> }>;
+  /** The context's name. */
+  "current-context": string;
+}
+
+/** The state of a running control plane, written to `control-plane.json` in its directory. */
+export interface ControlPlaneState {
+  /** The API server's URL. */
+  server: string;
+  /** The temporary directory. */
+  dir: string;
+  /** The etcd client URL. */
+  etcdUrl: string;
+  /** Path of the admin kubeconfig. */
+  kubeconfigPath: string;
+  /** The serving CA certificate, PEM. */
+  caCertificate: string;
+  /** A static bearer token of the admin user (group system:masters). */
+  adminToken: string;
+  /** Static tokens of `tokenUsers`, by name. */
+  tokens: Record<string, string>;
+  /** Milliseconds from the call to a ready cluster. */
+  startupMs: number;
+}
+
+/** A running control plane. */
+export interface ControlPlane extends ControlPlaneState, AsyncDisposable {
+  /** The admin kubeconfig as an object (client certificate and key inlined). */
+  readonly kubeconfig: AdminKubeconfig;
+  /** The process ids, for tests that need to signal them. */
+  readonly pids: Readonly<Record<string, number>>;
+  /**
+   * Mints credentials for a user: a client certificate (CN = name, O = groups), and the static
+   * token when the user was named in `tokenUsers`.
+   */
+  mintUser(name: string, options?: { groups?: string[] }): Promise<UserCredentials>;
+  /** Requests a bound token for a service account through the TokenRequest API. */
+  serviceAccountToken(
+    namespace: string,
+    name: string,
+    options?: { expirationSeconds?: number; create?: boolean },
+  ): Promise<string>;
+  /** Sends an authenticated admin request; for tests and set-up. */
+  adminFetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Ends every process and removes the directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Thrown when the control plane cannot start. */
+export class ControlPlaneStartError extends Error {
+  /** The directory with the logs (kept on failure). */
+  readonly dir: string;
+  /**
+   * @param message what failed
+   * @param dir the directory holding the logs
+   * @param options the cause
+   */
+  constructor(message: string, dir: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ControlPlaneStartError";
+    this.dir = dir;
+  }
+}
+
+interface ManagedProcess {
+  name: string;
+  child: Deno.ChildProcess;
+  logPath: string;
+  exited: boolean;
+  exit: Promise<Deno.CommandStatus>;
+}
+
+let setprivAvailable: boolean | undefined;
+function hasSetpriv(): boolean {
+  if (setprivAvailable === undefined) {
+    try {
+      setprivAvailable = Deno.statSync("/usr/bin/setpriv").isFile;
+    } catch {
+      setprivAvailable = false;
+    }
+  }
+  return setprivAvailable;
+}
+
+/**
+ * Starts a process whose output goes straight to a log file (no pipes held by this process) and
+ * which is killed when this process dies (parent-death signal, where `setpriv` exists).
+ */
+function spawn(name: string, argv: string[], dir: string): ManagedProcess {
+  const logPath = `${dir}/${name}.log`;
+  const wrapped = hasSetpriv() ? ["setpriv", "--pdeathsig", "KILL", "--", ...argv] : argv;
+  const child = new Deno.Command("bash", {
+    args: ["-c", 'exec "$@" >>"$ROPERATOR_LOG" 2>&1', "bash", ...wrapped],
+    env: { ROPERATOR_LOG: logPath },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const proc: ManagedProcess = {
+    name,
+    child,
+    logPath,
+    exited: false,
+    exit: child.status.then((s) => {
+      proc.exited = true;
+      return s;
+    }),
+  };
+  return proc;
+}
+
+async function stopProcess(proc: ManagedProcess, graceMs = 5000): Promise<void> {
+  if (proc.exited) return;
+  try {
+    proc.child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), graceMs);
+  });
+  const result = await Promise.race([proc.exit, timeout]);
+  clearTimeout(timer);
+  if (result === "timeout") {
+    try {
+      proc.child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await proc.exit;
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function logTail(proc: ManagedProcess, lines = 15): Promise<string> {
+  try {
+    const text = await Deno.readTextFile(proc.logPath);
+    return text.trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+function b64(text: string): string {
+  return btoa(text);
+}
+
+/**
+ * Starts etcd, kube-apiserver and kube-controller-manager and waits until the API server is
+ * ready and the `default` namespace exists.
+ *
+ * @param options binaries, timeouts and extra flags
+ * @returns the running control plane; call `stop()` (or use `await using`) to end it
+ * @throws {ControlPlaneStartError} when a process exits early or readiness times out
+ */
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const started = performance.now();
+  const binaries: ControlPlaneBinaries = findControlPlaneBinaries(
+    options.binDir === undefined ? {} : { binDir: options.binDir },
+  );
+  const wantKcm = options.controllerManager ?? true;
+  if (wantKcm && binaries.kubeControllerManager === undefined) {
+    throw new ControlPlaneStartError(
+      `Cannot start kube-controller-manager: binary not found (run "deno task controlplane", ` +
+        `or pass { controllerManager: false } to run without garbage collection)`,
+      "",
+    );
+  }
+  const dir = await Deno.makeTempDir({ prefix: "roperator-controlplane-" });
+  const processes: ManagedProcess[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const proc of [...processes].reverse()) await stopProcess(proc);
+    if (!options.keepDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  const deadline = Date.now() + (options.startTimeoutMs ?? 90_000);
+  const fail = async (message: string, proc?: ManagedProcess): Promise<never> => {
+    const tail = proc ? `\n--- last lines of ${proc.logPath}:\n${await logTail(proc)}` : "";
+    for (const p of [...processes].reverse()) await stopProcess(p);
+    stopped = true;
+    throw new ControlPlaneStartError(`${message} (logs kept in "${dir}")${tail}`, dir);
+  };
+
+  try {
+    const pki = `${dir}/pki`;
+    await Deno.mkdir(pki);
+    const [servingCa, clientCa] = await Promise.all([
+      createCertificateAuthority(pki, "serving-ca"),
+      createCertificateAuthority(pki, "client-ca"),
+    ]);
+    const [serving, admin, saKey] = await Promise.all([
+      issueCertificate(servingCa, "apiserver", {
+        commonName: "kube-apiserver",
+        usage: "serverAuth",
+        dnsNames: ["localhost", "kubernetes", "kubernetes.default.svc"],
+        ipAddresses: ["127.0.0.1"],
+      }),
+      issueCertificate(clientCa, "admin", {
+        commonName: "admin",
+        organizations: ["system:masters"],
+        usage: "clientAuth",
+      }),
+      createSigningKey(`${pki}/sa-signer`),
+    ]);
+
+    const adminToken = randomToken();
+    const tokens: Record<string, string> = {};
+    const tokenLines = [`${adminToken},admin-token,admin-token-uid,"system:masters"`];
+    for (const user of options.tokenUsers ?? []) {
+      const token = randomToken();
+      tokens[user.name] = token;
+      tokenLines.push(
+        `${token},${user.name},${user.name}-uid,"${(user.groups ?? []).join(",")}"`,
+      );
+    }
+    await Deno.writeTextFile(`${pki}/tokens.csv`, tokenLines.join("\n") + "\n");
+
+    const etcdPort = freePort();
+    const peerPort = freePort();
+    const apiPort = freePort();
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const server = `https://127.0.0.1:${apiPort}`;
+
+    const etcd = spawn("etcd", [
+      binaries.etcd,
+      `--data-dir=${dir}/etcd`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+      "--unsafe-no-fsync=true",
+      "--quota-backend-bytes=4294967296",
+      "--log-level=warn",
+    ], dir);
+    processes.push(etcd);
+    while (true) {
+      if (etcd.exited) await fail("Cannot start etcd: it exited", etcd);
+      if (Date.now() > deadline) await fail("Cannot start etcd: not healthy in time", etcd);
+      try {
+        const res = await fetch(`${etcdUrl}/health`, { signal: AbortSignal.timeout(2000) });
+        const body = await res.text();
+        if (res.ok && body.includes("true")) break;
+      } catch { /* not up yet */ }
+      await sleep(100);
+    }
+
+    const apiServer = spawn("kube-apiserver", [
+      binaries.kubeApiServer,
+      `--etcd-servers=${etcdUrl}`,
+      "--bind-address=127.0.0.1",
+      "--advertise-address=127.0.0.1",
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${pki}`,
+      `--tls-cert-file=${serving.certificatePath}`,
+      `--tls-private-key-file=${serving.keyPath}`,
+      `--client-ca-file=${clientCa.certificatePath}`,
+      `--token-auth-file=${pki}/tokens.csv`,
+      "--authorization-mode=RBAC",
+      `--service-account-issuer=${server}`,
+      `--service-account-key-file=${saKey.publicKeyPath}`,
+      `--service-account-signing-key-file=${saKey.keyPath}`,
+      "--service-cluster-ip-range=10.0.0.0/24",
+      "--allow-privileged=true",
+      "--disable-admission-plugins=ServiceAccount",
+      "--endpoint-reconciler-type=none",
+      "--profiling=false",
+      ...(options.apiServerArgs ?? []),
+    ], dir);
+    processes.push(apiServer);
+
+    const httpClient = Deno.createHttpClient({ caCerts: [servingCa.certificate] });
+    const adminFetch = (path: string, init: RequestInit = {}): Promise<Response> => {
+      const headers = new Headers(init.headers);
+      headers.set("Authorization", `Bearer ${adminToken}`);
+      if (!headers.has("Accept")) headers.set("Accept", "application/json");
+      return fetch(`${server}${path}`, { ...init, headers, client: httpClient });
+    };
+    const closeClient = () => {
+      try {
+        httpClient.close();
+      } catch { /* closed */ }
+    };
+
+    try {
+      while (true) {
+        if (apiServer.exited) await fail("Cannot start kube-apiserver: it exited", apiServer);
+        if (Date.now() > deadline) {
+          await fail("Cannot start kube-apiserver: /readyz not ok in time", apiServer);
+        }
+        try {
+          const res = await adminFetch("/readyz", { signal: AbortSignal.timeout(2000) });
+          await res.body?.cancel();
+          if (res.ok) break;
+        } catch { /* not up yet */ }
+        await sleep(200);
+      }
+    } catch (error) {
+      closeClient();
+      throw error;
+    }
+
+    const kubeconfig: AdminKubeconfig = {
+      apiVersion: "v1",
+      kind: "Config",
+      clusters: [{
+        name: "roperator-test",
+        cluster: { server, "certificate-authority-data": b64(servingCa.certificate) },
+      }],
+      users: [{
+        name: "admin",
+        user: {
+          "client-certificate-data": b64(admin.certificate),
+          "client-key-data": b64(admin.key),
+        },
+      }],
+      contexts: [{ name: "roperator-test", context: { cluster: "roperator-test", user: "admin" } }],
+      "current-context": "roperator-test",
+    };
+    const kubeconfigPath = `${dir}/kubeconfig`;
+    await Deno.writeTextFile(kubeconfigPath, toYaml(kubeconfig));
+
+    if (wantKcm && binaries.kubeControllerManager !== undefined) {
+      const kcm = spawn("kube-controller-manager", [
+        binaries.kubeControllerManager,
+        `--kubeconfig=${kubeconfigPath}`,
+        "--controllers=namespace,garbagecollector,serviceaccount",
+        "--leader-elect=false",
+        "--secure-port=0",
+        `--root-ca-file=${servingCa.certificatePath}`,
+        "--use-service-account-credentials=false",
+        "--concurrent-gc-syncs=20",
+        "--concurrent-namespace-syncs=10",
+        "--profiling=false",
+      ], dir);
+      processes.push(kcm);
+    }
+
+    try {
+      while (true) {
+        const kcm = processes.find((p) => p.name === "kube-controller-manager");
+        if (kcm?.exited) await fail("Cannot start kube-controller-manager: it exited", kcm);
+        if (Date.now() > deadline) {
+          await fail('Cannot start the control plane: namespace "default" not created in time');
+        }
+        try {
+          const res = await adminFetch("/api/v1/namespaces/default", {
+            signal: AbortSignal.timeout(2000),
+          });
+          await res.body?.cancel();
+          if (res.ok) break;
+        } catch { /* retry */ }
+        await sleep(100);
+      }
+    } catch (error) {
+      closeClient();
+      throw error;
+    }
+
+    const state: ControlPlaneState = {
+      server,
+      dir,
+      etcdUrl,
+      kubeconfigPath,
+      caCertificate: servingCa.certificate,
+      adminToken,
+      tokens,
+      startupMs: Math.round(performance.now() - started),
+    };
+    await Deno.writeTextFile(`${dir}/control-plane.json`, JSON.stringify(state, null, 2));
+
+    return makeControlPlane(state, {
+      kubeconfig,
+      clientCa,
+      adminFetch,
+      pids: Object.fromEntries(processes.map((p) => [p.name, p.child.pid])),
+      stop: async () => {
+        closeClient();
+        await stop();
+      },
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+interface Internals {
+  kubeconfig: AdminKubeconfig;
+  clientCa: CertificatePair;
+  adminFetch: (path: string, init?: RequestInit) => Promise<Response>;
+  pids: Record<string, number>;
+  stop: () => Promise<void>;
+}
+
+function makeControlPlane(state: ControlPlaneState, internals: Internals): ControlPlane {
+  let minted = 0;
+  const { adminFetch } = internals;
+  const mintUser = async (
+    name: string,
+    options: { groups?: string[] } = {},
+  ): Promise<UserCredentials> => {
+    const groups = options.groups ?? [];
+    const file = `user-${++minted}-${name.replace(/[^\w.-]/g, "_")}`;
+    const pair = await issueCertificate(internals.clientCa, file, {
+      commonName: name,
+      organizations: groups,
+      usage: "clientAuth",
+    });
+    const kubeconfigPath = `${state.dir}/${file}.kubeconfig`;
+    const config = {
+      ...internals.kubeconfig,
+      users: [{
+        name,
+        user: { "client-certificate": pair.certificatePath, "client-key": pair.keyPath },
+      }],
+      contexts: [{ name: "roperator-test", context: { cluster: "roperator-test", user: name } }],
+    };
+    await Deno.writeTextFile(kubeconfigPath, toYaml(config));
+    const token = state.tokens[name];
+    return {
+      name,
+      groups,
+      certificate: pair.certificate,
+      key: pair.key,
+      kubeconfigPath,
+      ...(token === undefined ? {} : { token }),
+    };
+  };
+  const serviceAccountToken = async (
+    namespace: string,
+    name: string,
+    options: { expirationSeconds?: number; create?: boolean } = {},
+  ): Promise<string> => {
+    const json = { "Content-Type": "application/json" };
+    if (options.create ?? true) {
+      const res = await adminFetch(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name } }),
+      });
+      await res.body?.cancel();
+      if (!res.ok && res.status !== 409) {
+        throw new Error(`Cannot create service account "${namespace}/${name}": ${res.status}`);
+      }
+    }
+    const res = await adminFetch(
+      `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+      {
+        method: "POST",
+        headers: json,
+        body: JSON.stringify({
+          apiVersion: "authentication.k8s.io/v1",
+          kind: "TokenRequest",
+          spec: { expirationSeconds: options.expirationSeconds ?? 3600 },
+        }),
+      },
+    );
+    const body = await res.json();
+    if (!res.ok) {
+      throw new Error(
+        `Cannot request a token for "${namespace}/${name}": ${res.status} ${body?.message ?? ""}`,
+      );
+    }
+    return body.status.token as string;
+  };
+  return {
+    ...state,
+    kubeconfig: internals.kubeconfig,
+    pids: internals.pids,
+    mintUser,
+    serviceAccountToken,
+    adminFetch,
+    stop: internals.stop,
+    [Symbol.asyncDispose]: internals.stop,
+  };
+}
