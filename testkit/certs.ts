@@ -49,7 +49,8 @@ export class CertificateError extends Error {
 async function openssl(args: string[], cwd: string): Promise<void> {
   let out: Deno.CommandOutput;
   try {
-    out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" }).output();
+    out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
+      .output();
   } catch (error) {
     throw new CertificateError(
       `Cannot run openssl: ${error instanceof Error ? error.message : error} ` +
@@ -191,7 +192,15 @@ export async function createSigningKey(path: string): Promise<SigningKeyFiles> {
   const dir = path.slice(0, path.lastIndexOf("/"));
   const keyPath = `${path}.key`;
   const publicKeyPath = `${path}.pub`;
-  await openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath], dir);
+  await openssl([
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    keyPath,
+  ], dir);
   await openssl(["pkey", "-in", keyPath, "-pubout", "-out", publicKeyPath], dir);
   return { keyPath, publicKeyPath };
 }

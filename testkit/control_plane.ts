@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { dump as toYaml } from "js-yaml";
+import { dump as toYaml, load as fromYaml } from "js-yaml";
 import { type ControlPlaneBinaries, findControlPlaneBinaries } from "./binaries.ts";
 import {
   type CertificatePair,
@@ -460,6 +460,64 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await stop();
     throw error;
   }
+}
+
+/**
+ * Attaches to a control plane another process started (its directory holds
+ * `control-plane.json`). `stop()` of the result only releases this process's resources; the
+ * control plane keeps running.
+ *
+ * @param dir the control plane's directory
+ * @returns the control plane, without process control (`pids` is empty)
+ */
+export async function attachControlPlane(dir: string): Promise<ControlPlane> {
+  const state = JSON.parse(
+    await Deno.readTextFile(`${dir}/control-plane.json`),
+  ) as ControlPlaneState;
+  const kubeconfig = fromYaml(await Deno.readTextFile(state.kubeconfigPath)) as AdminKubeconfig;
+  const pki = `${dir}/pki`;
+  const clientCa: CertificatePair = {
+    certificate: await Deno.readTextFile(`${pki}/client-ca.crt`),
+    key: await Deno.readTextFile(`${pki}/client-ca.key`),
+    certificatePath: `${pki}/client-ca.crt`,
+    keyPath: `${pki}/client-ca.key`,
+  };
+  let httpClient: Deno.HttpClient | undefined;
+  const adminFetch = (path: string, init: RequestInit = {}): Promise<Response> => {
+    httpClient ??= Deno.createHttpClient({ caCerts: [state.caCertificate] });
+    const headers = new Headers(init.headers);
+    headers.set("Authorization", `Bearer ${state.adminToken}`);
+    if (!headers.has("Accept")) headers.set("Accept", "application/json");
+    return fetch(`${state.server}${path}`, { ...init, headers, client: httpClient });
+  };
+  return makeControlPlane(state, {
+    kubeconfig,
+    clientCa,
+    adminFetch,
+    pids: {},
+    stop: () => {
+      httpClient?.close();
+      httpClient = undefined;
+      return Promise.resolve();
+    },
+  });
+}
+
+/** The environment variable through which a test run shares one control plane. */
+export const SHARED_CONTROL_PLANE_ENV = "ROPERATOR_TEST_CONTROLPLANE";
+
+/**
+ * The control plane for a test file: the one shared by the whole test run when
+ * `ROPERATOR_TEST_CONTROLPLANE` names its directory (as `deno task test` arranges), else a new
+ * one. Either way, `stop()` it at the end of the file; isolate tests by namespace.
+ *
+ * @param options options for a new control plane
+ * @returns the control plane
+ */
+export async function testControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
+  const shared = Deno.env.get(SHARED_CONTROL_PLANE_ENV);
+  if (shared) return await attachControlPlane(shared);
+  return await startControlPlane(options);
 }
 
 interface Internals {

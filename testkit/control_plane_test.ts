@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type ControlPlane, startControlPlane } from "./control_plane.ts";
+import { type ControlPlane, startControlPlane, testControlPlane } from "./control_plane.ts";
 
 function alive(pid: number): boolean {
   try {
@@ -40,7 +40,7 @@ Deno.test("startControlPlane() starts and stops cleanly twice in a row", async (
 
 let cp: ControlPlane;
 Deno.test.beforeAll(async () => {
-  cp = await startControlPlane();
+  cp = await testControlPlane();
 });
 Deno.test.afterAll(async () => {
   await cp?.stop();
@@ -76,8 +76,7 @@ Deno.test("a user without grants gets 403, and succeeds after a RoleBinding", as
     key: user.key,
   });
   try {
-    const list = () =>
-      fetch(`${cp.server}/api/v1/namespaces/cp-rbac-test/configmaps`, { client });
+    const list = () => fetch(`${cp.server}/api/v1/namespaces/cp-rbac-test/configmaps`, { client });
     const denied = await list();
     assert.equal(denied.status, 403);
     const status = await json(denied);
@@ -123,7 +122,7 @@ Deno.test("a user without grants gets 403, and succeeds after a RoleBinding", as
   }
 });
 
-Deno.test("a service-account token and a static user token authenticate", async () => {
+Deno.test("a service-account token from the TokenRequest API authenticates", async () => {
   await createNamespace("cp-token-test");
   const token = await cp.serviceAccountToken("cp-token-test", "robot");
   const client = Deno.createHttpClient({ caCerts: [cp.caCertificate] });
@@ -163,7 +162,12 @@ Deno.test("deleting an owner garbage-collects its dependent", async () => {
     kind: "ConfigMap",
     metadata: {
       name: "dependent",
-      ownerReferences: [{ apiVersion: "v1", kind: "ConfigMap", name: "owner", uid: owner.metadata.uid }],
+      ownerReferences: [{
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        name: "owner",
+        uid: owner.metadata.uid,
+      }],
     },
   });
   const del = await cp.adminFetch(`${base}/owner`, { method: "DELETE" });

@@ -128,7 +128,9 @@ async function build(target: Target, outDir: string): Promise<void> {
     const secs = Math.round((performance.now() - started) / 1000);
     if (tty) {
       await Deno.stderr.write(
-        new TextEncoder().encode(`\r  ${target.binary}: ${done}/${total} packages (${pct}%) ${secs}s`),
+        new TextEncoder().encode(
+          `\r  ${target.binary}: ${done}/${total} packages (${pct}%) ${secs}s`,
+        ),
       );
     } else if (pct >= lastReport + 10) {
       lastReport = pct - (pct % 10);

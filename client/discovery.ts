@@ -1,0 +1,70 @@
+/**
+ * Discovery: resolve a kind to its plural and scope from the API server, so CRD types need no
+ * hand-written plural.
+ *
+ * @module
+ */
+import type { KubeClient } from "./kube_client.ts";
+import type { KubernetesObject, ResourceType } from "./resource_type.ts";
+
+interface ApiResourceList {
+  groupVersion: string;
+  resources: Array<{ name: string; kind: string; namespaced: boolean }>;
+}
+
+/** Thrown when the API server does not serve a kind. */
+export class UnknownKindError extends Error {
+  /** The apiVersion asked for. */
+  readonly apiVersion: string;
+  /** The kind asked for. */
+  readonly kind: string;
+
+  /**
+   * @param apiVersion the apiVersion
+   * @param kind the kind
+   * @param detail why
+   */
+  constructor(apiVersion: string, kind: string, detail: string) {
+    super(`Cannot discover ${apiVersion} ${kind}: ${detail}`);
+    this.name = "UnknownKindError";
+    this.apiVersion = apiVersion;
+    this.kind = kind;
+  }
+}
+
+/**
+ * Asks the API server for the plural and scope of a kind.
+ *
+ * @param client the client
+ * @param target the apiVersion and kind
+ * @returns the resource type
+ * @throws {UnknownKindError} when the group/version or kind is not served
+ */
+export async function discoverResourceType<T extends KubernetesObject = KubernetesObject>(
+  client: KubeClient,
+  target: { apiVersion: string; kind: string },
+): Promise<ResourceType<T>> {
+  const path = target.apiVersion.includes("/")
+    ? `/apis/${target.apiVersion}`
+    : `/api/${target.apiVersion}`;
+  let list: ApiResourceList;
+  try {
+    list = await client.request<ApiResourceList>("GET", path);
+  } catch (error) {
+    throw new UnknownKindError(
+      target.apiVersion,
+      target.kind,
+      `the group/version is not served (${error instanceof Error ? error.message : error})`,
+    );
+  }
+  const found = list.resources.find((r) => r.kind === target.kind && !r.name.includes("/"));
+  if (!found) {
+    throw new UnknownKindError(target.apiVersion, target.kind, "the kind is not served");
+  }
+  return Object.freeze({
+    apiVersion: target.apiVersion,
+    kind: target.kind,
+    plural: found.name,
+    namespaced: found.namespaced,
+  });
+}

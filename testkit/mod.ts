@@ -1,0 +1,39 @@
+/**
+ * Test helpers for operators built with `@roperator/core`: a real Kubernetes control plane
+ * (etcd, kube-apiserver, kube-controller-manager) started on loopback ports.
+ *
+ * ```ts ignore
+ * import { testControlPlane } from "@roperator/core/testkit";
+ *
+ * Deno.test("my operator", async () => {
+ *   await using cp = await testControlPlane();
+ *   const res = await cp.adminFetch("/api/v1/namespaces");
+ *   console.log(res.status);
+ * });
+ * ```
+ *
+ * @module
+ */
+export {
+  type AdminKubeconfig,
+  attachControlPlane,
+  type ControlPlane,
+  type ControlPlaneOptions,
+  ControlPlaneStartError,
+  type ControlPlaneState,
+  SHARED_CONTROL_PLANE_ENV,
+  startControlPlane,
+  testControlPlane,
+  type UserCredentials,
+} from "./control_plane.ts";
+export {
+  binarySearchPath,
+  type ControlPlaneBinaries,
+  ControlPlaneBinariesNotFoundError,
+  type ControlPlaneBinary,
+  defaultBinaryCacheDir,
+  ETCD_VERSION,
+  type FindBinariesOptions,
+  findControlPlaneBinaries,
+  KUBERNETES_VERSION,
+} from "./binaries.ts";
