@@ -147,7 +147,7 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
    * @returns the object
    * @throws {ApiError} 404 when it does not exist
    */
-  async get(name: string, options: { namespace?: string; signal?: AbortSignal } = {}): Promise<T> {
+  async get(name: string, options: { namespace?: string | undefined; signal?: AbortSignal } = {}): Promise<T> {
     return await this.client.request<T>("GET", this.#path(name, options.namespace), {
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -162,7 +162,7 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
    */
   async find(
     name: string,
-    options: { namespace?: string; signal?: AbortSignal } = {},
+    options: { namespace?: string | undefined; signal?: AbortSignal } = {},
   ): Promise<T | undefined> {
     try {
       return await this.get(name, options);
@@ -282,7 +282,7 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
   async patch(
     name: string,
     patch: unknown,
-    options: PatchOptions & { namespace?: string; subresource?: string } = {},
+    options: PatchOptions & { namespace?: string | undefined; subresource?: string | undefined } = {},
   ): Promise<T> {
     return await this.client.request<T>(
       "PATCH",
@@ -341,7 +341,7 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
    */
   async delete(
     name: string,
-    options: DeleteOptions & { namespace?: string } = {},
+    options: DeleteOptions & { namespace?: string | undefined } = {},
   ): Promise<KubernetesObject> {
     const body: Record<string, unknown> = { apiVersion: "v1", kind: "DeleteOptions" };
     if (options.preconditions) body.preconditions = options.preconditions;
@@ -363,7 +363,7 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
    * @param options namespace
    * @returns the object
    */
-  async getStatus(name: string, options: { namespace?: string } = {}): Promise<T> {
+  async getStatus(name: string, options: { namespace?: string | undefined } = {}): Promise<T> {
     return await this.client.request<T>("GET", this.#path(name, options.namespace, "status"));
   }
 
@@ -394,7 +394,7 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
   async patchStatus(
     name: string,
     patch: unknown,
-    options: PatchOptions & { namespace?: string } = {},
+    options: PatchOptions & { namespace?: string | undefined } = {},
   ): Promise<T> {
     return await this.patch(name, patch, { ...options, subresource: "status" });
   }
