@@ -147,7 +147,10 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
    * @returns the object
    * @throws {ApiError} 404 when it does not exist
    */
-  async get(name: string, options: { namespace?: string | undefined; signal?: AbortSignal } = {}): Promise<T> {
+  async get(
+    name: string,
+    options: { namespace?: string | undefined; signal?: AbortSignal } = {},
+  ): Promise<T> {
     return await this.client.request<T>("GET", this.#path(name, options.namespace), {
       ...(options.signal ? { signal: options.signal } : {}),
     });
@@ -282,7 +285,8 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
   async patch(
     name: string,
     patch: unknown,
-    options: PatchOptions & { namespace?: string | undefined; subresource?: string | undefined } = {},
+    options: PatchOptions & { namespace?: string | undefined; subresource?: string | undefined } =
+      {},
   ): Promise<T> {
     return await this.client.request<T>(
       "PATCH",

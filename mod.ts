@@ -1,0 +1,201 @@
+/**
+ * `@roperator/core`: write Kubernetes operators in TypeScript on Deno.
+ *
+ * A handler receives a snapshot — the parent object and the children that belong to it — and
+ * returns the desired parent status and the desired children. The library watches the cluster,
+ * calls the handler, and makes the cluster match: it creates, updates and deletes children,
+ * writes status, and runs finalizers.
+ *
+ * ```ts ignore
+ * import { k8s, operatorConfig, resourceType, runOperator } from "@roperator/core";
+ *
+ * const EchoServer = resourceType({
+ *   apiVersion: "example.roperator.dev/v1alpha1",
+ *   kind: "EchoServer",
+ *   plural: "echoservers",
+ *   namespaced: true,
+ * });
+ * const config = operatorConfig({
+ *   name: "echo-operator",
+ *   parent: EchoServer,
+ *   children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
+ * });
+ * const error = await runOperator(config, ({ parent }) => ({
+ *   status: { message: "ok" },
+ *   children: [{
+ *     apiVersion: "v1",
+ *     kind: "ConfigMap",
+ *     metadata: { name: `${parent.metadata?.name}-config` },
+ *     data: { greeting: "hello" },
+ *   }],
+ * }));
+ * console.error(error);
+ * Deno.exit(1);
+ * ```
+ *
+ * @module
+ */
+
+// Configuration
+export {
+  type ChildConfig,
+  childConfigFor,
+  DEFAULT_FINALIZER_PREFIX,
+  DEFAULT_OWNERSHIP_LABEL,
+  DEFAULT_TRACKING_LABEL,
+  type OperatorConfig,
+  operatorConfig,
+  OperatorConfigError,
+  type OperatorConfigErrorOptions,
+  type OperatorConfigInit,
+  type ServerConfig,
+  type ServerConfigInit,
+  type UpdateStrategy,
+} from "./config/operator_config.ts";
+export {
+  type AdmissionregistrationV1Types,
+  type ApiextensionsV1Types,
+  type AppsV1Types,
+  type AutoscalingV2Types,
+  type BatchV1Types,
+  type BuiltInResourceTypes,
+  builtInResourceTypes,
+  type CoordinationV1Types,
+  type CoreV1Types,
+  type EventsV1Types,
+  findBuiltInType,
+  k8s,
+  type KubernetesObjectOf,
+  type NetworkingV1Types,
+  type PolicyV1Types,
+  type RbacV1Types,
+  type SchedulingV1Types,
+  type StorageV1Types,
+} from "./config/resource_types.ts";
+
+// Handler
+export {
+  type FinalizeFunction,
+  type FinalizeResponse,
+  type Handler,
+  type HandlerObject,
+  type NormalizedHandler,
+  normalizeHandler,
+  type SyncFunction,
+  type SyncRequest,
+  syncRequest,
+  type SyncRequestOptions,
+  type SyncResponse,
+} from "./handler/handler.ts";
+export { Children, ChildrenOfType, type ObjectRef } from "./handler/children.ts";
+export {
+  type BackoffConfig,
+  backoffConfig,
+  type BackoffOptions,
+  DEFAULT_BACKOFF,
+  ExponentialBackoff,
+  KeyedBackoff,
+} from "./handler/backoff.ts";
+export {
+  type FailableHandler,
+  failableHandler,
+  type FailableHandlerOptions,
+  type FinalizeFailed,
+  type FinalizeSucceeded,
+  type HandlerResult,
+  isFailure,
+  type SyncFailed,
+  type SyncSucceeded,
+  type ValidationFailed,
+} from "./handler/failable.ts";
+
+// Runner
+export {
+  OperatorFatalError,
+  type OperatorHandle,
+  runOperator,
+  runOperatorWithClientConfig,
+  startOperator,
+  type StartOperatorOptions,
+} from "./runner/run_operator.ts";
+export { OperatorMetrics, type WriteKind } from "./runner/operator_metrics.ts";
+export { SyncError } from "./runner/controller.ts";
+
+// Client
+export type {
+  BasicCredentials,
+  ClientCertificateCredentials,
+  ClientConfig,
+  Credentials,
+  ExecCredentials,
+  GetTokenOptions,
+  HeaderCredentials,
+  Impersonation,
+  TokenCredentials,
+  TokenFileCredentials,
+  TokenProviderCredentials,
+} from "./client/client_config.ts";
+export { ClientConfigError, type ClientConfigErrorOptions } from "./client/config_error.ts";
+export {
+  fromKubeconfig,
+  type FromKubeconfigOptions,
+  type Kubeconfig,
+} from "./client/kubeconfig.ts";
+export {
+  DEFAULT_SERVICE_ACCOUNT_DIR,
+  fromServiceAccount,
+  type FromServiceAccountOptions,
+} from "./client/service_account.ts";
+export {
+  loadClientConfig,
+  type LoadClientConfigOptions,
+  NoClientConfigError,
+} from "./client/load_client_config.ts";
+export { ExecPluginError } from "./client/exec_plugin.ts";
+export {
+  KubeClient,
+  type KubeClientOptions,
+  type RequestObservation,
+  type RequestOptions,
+  type RetryOptions,
+} from "./client/kube_client.ts";
+export {
+  type ApplyOptions,
+  type DeleteOptions,
+  type ListAllOptions,
+  type ListOptions,
+  type ObjectList,
+  type PatchOptions,
+  type PatchType,
+  ResourceClient,
+  type WriteOptions,
+} from "./client/resource_client.ts";
+export {
+  groupOf,
+  type KubernetesObject,
+  resourcePath,
+  type ResourcePathOptions,
+  type ResourceType,
+  resourceType,
+  type ResourceTypeInit,
+  typeKey,
+} from "./client/resource_type.ts";
+export {
+  ApiError,
+  NetworkError,
+  type RequestInfo,
+  type Status,
+  WatchDecodeError,
+  WatchIdleTimeoutError,
+} from "./client/errors.ts";
+export {
+  decodeWatchLine,
+  decodeWatchStream,
+  type WatchBookmarkEvent,
+  type WatchErrorEvent,
+  type WatchEvent,
+  type WatchObjectEvent,
+  type WatchOptions,
+  watchPath,
+} from "./client/watch.ts";
+export { discoverResourceType, UnknownKindError } from "./client/discovery.ts";

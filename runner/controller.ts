@@ -1,0 +1,547 @@
+/**
+ * The controller: turns informer changes into queued parent keys and runs one sync per parent —
+ * finalizer, handler, children (create, update per strategy, delete), status — writing nothing
+ * when nothing changed.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { ApiError } from "../client/errors.ts";
+import type { KubeClient } from "../client/kube_client.ts";
+import { ResourceClient } from "../client/resource_client.ts";
+import { type KubernetesObject, type ResourceType, typeKey } from "../client/resource_type.ts";
+import type { ChildConfig, OperatorConfig } from "../config/operator_config.ts";
+import { Children } from "../handler/children.ts";
+import type { FinalizeResponse, HandlerObject, SyncResponse } from "../handler/handler.ts";
+import { KeyedBackoff } from "../handler/backoff.ts";
+import { diffPaths, isSubset } from "./diff.ts";
+import { Informer, objectKey } from "./informer.ts";
+import { WorkQueue, type WorkResult } from "./work_queue.ts";
+import type { OperatorMetrics } from "./operator_metrics.ts";
+
+const logger = getLogger(["roperator", "controller"]);
+
+/** A handler error, a rejected write or an invalid child, tied to one parent. */
+export class SyncError extends Error {
+  /** The parent, as `namespace/name` or `name`. */
+  readonly parent: string;
+
+  /**
+   * @param parent the parent key
+   * @param message what failed
+   * @param options the cause
+   */
+  constructor(parent: string, message: string, options?: ErrorOptions) {
+    super(`Cannot sync parent "${parent}": ${message}`, options);
+    this.name = "SyncError";
+    this.parent = parent;
+  }
+}
+
+function normalize<T>(value: T): T {
+  return value === undefined ? value : JSON.parse(JSON.stringify(value));
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
+  }
+  const ak = Object.keys(a as object);
+  const bk = Object.keys(b as object);
+  return ak.length === bk.length &&
+    ak.every((k) =>
+      deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+    );
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Everything the controller needs. */
+export interface ControllerOptions {
+  /** The validated operator config. */
+  config: OperatorConfig;
+  /** The API client. */
+  client: KubeClient;
+  /** The normalized handler. */
+  handler: Required<HandlerObject<KubernetesObject>>;
+  /** The metrics to update. */
+  metrics: OperatorMetrics;
+}
+
+interface ChildState {
+  config: ChildConfig;
+  client: ResourceClient;
+  informer: Informer;
+}
+
+/** Runs the informers and the sync loop of one operator. */
+export class Controller {
+  readonly #config: OperatorConfig;
+  readonly #handler: Required<HandlerObject<KubernetesObject>>;
+  readonly #metrics: OperatorMetrics;
+  readonly #parentClient: ResourceClient;
+  readonly #parents: Informer;
+  readonly #children = new Map<string, ChildState>();
+  readonly #uidToKey = new Map<string, string>();
+  readonly #queue: WorkQueue;
+  readonly #backoff: KeyedBackoff;
+  readonly #abort = new AbortController();
+  #running: Promise<unknown> | undefined;
+  #accepting = true;
+
+  /**
+   * @param options config, client, handler and metrics
+   */
+  constructor(options: ControllerOptions) {
+    const { config, client, metrics } = options;
+    this.#config = config;
+    this.#handler = options.handler;
+    this.#metrics = metrics;
+    this.#backoff = new KeyedBackoff({ maxMs: config.maxErrorBackoffMs });
+    this.#parentClient = new ResourceClient(client, config.parent, config.namespace);
+    const informerOptions = {
+      idleTimeoutMs: config.watchIdleTimeoutMs,
+      relistPeriodMs: config.relistPeriodMs,
+    };
+    this.#parents = new Informer(this.#parentClient, {
+      ...informerOptions,
+      ...(config.parentLabelSelector ? { labelSelector: config.parentLabelSelector } : {}),
+      onChange: (change) => {
+        const key = objectKey(change.object);
+        const uid = change.object.metadata?.uid;
+        if (change.type === "deleted") {
+          if (uid) this.#uidToKey.delete(uid);
+          this.#queue.forget(key);
+          this.#backoff.delete(key);
+          this.#metrics.forgetParent(key);
+          return;
+        }
+        if (uid) this.#uidToKey.set(uid, key);
+        this.#enqueue(key);
+      },
+      onRestart: (reason) => this.#metrics.watchRestart(config.parent, reason),
+    });
+    for (const child of config.children) {
+      const childClient = new ResourceClient(client, child.type, config.namespace);
+      const informer = new Informer(childClient, {
+        ...informerOptions,
+        labelSelector: config.trackingLabel,
+        indexBy: (object) => object.metadata?.labels?.[config.trackingLabel],
+        onChange: (change) => {
+          const uid = change.object.metadata?.labels?.[config.trackingLabel];
+          const key = uid === undefined ? undefined : this.#uidToKey.get(uid);
+          if (key !== undefined) this.#enqueue(key);
+        },
+        onRestart: (reason) => this.#metrics.watchRestart(child.type, reason),
+      });
+      this.#children.set(typeKey(child.type), { config: child, client: childClient, informer });
+    }
+    this.#queue = new WorkQueue({
+      concurrency: config.concurrency,
+      process: (key) => this.#sync(key),
+      errorBackoff: (key) => this.#backoff.next(key) ?? config.maxErrorBackoffMs,
+      resetBackoff: (key) => this.#backoff.reset(key),
+    });
+    metrics.trackQueue(() => this.#queue);
+  }
+
+  /** Every informer: the parents' first. */
+  get informers(): Informer[] {
+    return [this.#parents, ...[...this.#children.values()].map((c) => c.informer)];
+  }
+
+  /** Whether every cache has completed its first list. */
+  get synced(): boolean {
+    return this.informers.every((i) => i.synced);
+  }
+
+  /** The work queue, for tests and metrics. */
+  get queue(): WorkQueue {
+    return this.#queue;
+  }
+
+  #enqueue(key: string): void {
+    if (!this.#accepting) return;
+    // Wait for every cache before the first sync: a sync on a partial child cache would
+    // create children that already exist, or delete ones it has not seen yet.
+    if (!this.synced) return;
+    this.#queue.add(key);
+  }
+
+  /**
+   * Starts the informers; syncs begin once every cache is complete.
+   *
+   * @returns a promise that resolves when every cache has synced
+   */
+  async start(): Promise<void> {
+    const signal = this.#abort.signal;
+    this.#running = Promise.all(this.informers.map((i) => i.run(signal)));
+    await Promise.all(this.informers.map((i) => i.waitForSync()));
+    for (const parent of this.#parents.list()) this.#queue.add(objectKey(parent));
+  }
+
+  /**
+   * Stops taking work, lets in-flight syncs finish within the bound, and closes every watch.
+   *
+   * @param drainTimeoutMs how long in-flight syncs may take
+   * @returns whether every in-flight sync finished
+   */
+  async stop(drainTimeoutMs = 10_000): Promise<boolean> {
+    this.#accepting = false;
+    const { drained } = await this.#queue.shutdown({ drainTimeoutMs });
+    this.#abort.abort();
+    await this.#running;
+    return drained;
+  }
+
+  #childrenOf(uid: string): KubernetesObject[] {
+    const objects: KubernetesObject[] = [];
+    for (const child of this.#children.values()) {
+      for (const object of child.informer.byIndex(uid)) objects.push(object);
+    }
+    return objects;
+  }
+
+  async #sync(key: string): Promise<WorkResult> {
+    const started = performance.now();
+    const parent = this.#parents.getByKey(key);
+    if (!parent) return { ok: true };
+    try {
+      const result = parent.metadata?.deletionTimestamp
+        ? await this.#finalize(key, parent)
+        : await this.#reconcile(key, parent);
+      this.#metrics.syncDone(key, true, performance.now() - started);
+      return result;
+    } catch (error) {
+      this.#metrics.syncDone(key, false, performance.now() - started);
+      logger.error("sync of {parent} failed: {error}", {
+        parent: key,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      return { ok: false };
+    }
+  }
+
+  async #callHandler<T>(key: string, what: string, call: () => T | Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(
+        Promise.resolve().then(call),
+        this.#config.syncTimeoutMs,
+        `the ${what} handler`,
+      );
+    } catch (error) {
+      throw new SyncError(
+        key,
+        `the ${what} handler failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  async #reconcile(key: string, original: KubernetesObject): Promise<WorkResult> {
+    let parent = original;
+    const finalizer = this.#config.finalizer;
+    if (finalizer && !(parent.metadata?.finalizers ?? []).includes(finalizer)) {
+      parent = await this.#parentClient.patch(parent.metadata!.name!, {
+        metadata: {
+          resourceVersion: parent.metadata?.resourceVersion,
+          finalizers: [...(parent.metadata?.finalizers ?? []), finalizer],
+        },
+      }, { namespace: parent.metadata?.namespace ?? undefined });
+      this.#parents.observe(parent);
+      this.#metrics.write("finalizer");
+      logger.info("added finalizer {finalizer} to {parent}", { finalizer, parent: key });
+    }
+    const uid = parent.metadata!.uid!;
+    const existing = this.#childrenOf(uid);
+    const request = { parent, children: new Children(existing) };
+    const response: SyncResponse = await this.#callHandler(
+      key,
+      "sync",
+      () => this.#handler.sync(request),
+    );
+    if (!response || !Array.isArray(response.children)) {
+      throw new SyncError(key, "the sync handler returned no children array");
+    }
+    const desired = this.#validateChildren(key, parent, response.children);
+    await this.#applyChildren(key, parent, desired, existing);
+    if (response.status !== undefined && response.status !== null) {
+      await this.#writeStatus(key, parent, response.status);
+    }
+    const resync = [response.resyncAfterMs, this.#config.resyncPeriodMs]
+      .filter((v): v is number => typeof v === "number" && v > 0);
+    return resync.length ? { ok: true, requeueAfterMs: Math.min(...resync) } : { ok: true };
+  }
+
+  async #finalize(key: string, parent: KubernetesObject): Promise<WorkResult> {
+    const finalizer = this.#config.finalizer;
+    if (!finalizer || !(parent.metadata?.finalizers ?? []).includes(finalizer)) return { ok: true };
+    const uid = parent.metadata!.uid!;
+    const request = { parent, children: new Children(this.#childrenOf(uid)) };
+    const response: FinalizeResponse = await this.#callHandler(
+      key,
+      "finalize",
+      () => this.#handler.finalize(request),
+    );
+    if (response?.status !== undefined && response.status !== null) {
+      await this.#writeStatus(key, parent, response.status);
+    }
+    if (response?.retryAfterMs !== undefined) {
+      return { ok: true, requeueAfterMs: response.retryAfterMs };
+    }
+    await this.#removeFinalizer(key, parent, finalizer);
+    return { ok: true };
+  }
+
+  async #removeFinalizer(key: string, parent: KubernetesObject, finalizer: string): Promise<void> {
+    // A JSON patch that tests the finalizer at its index before removing it: never removes
+    // another controller's finalizer, even when the list changed since the cache saw it.
+    let current = parent;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const finalizers = current.metadata?.finalizers ?? [];
+      const index = finalizers.indexOf(finalizer);
+      if (index < 0) return;
+      try {
+        await this.#parentClient.patch(current.metadata!.name!, [
+          { op: "test", path: `/metadata/finalizers/${index}`, value: finalizer },
+          { op: "remove", path: `/metadata/finalizers/${index}` },
+        ], { type: "json", namespace: current.metadata?.namespace ?? undefined });
+        this.#metrics.write("finalizer");
+        logger.info("removed finalizer {finalizer} from {parent}", { finalizer, parent: key });
+        return;
+      } catch (error) {
+        if (error instanceof ApiError && error.isNotFound) return;
+        if (!(error instanceof ApiError) || !(error.isInvalid || error.isConflict)) throw error;
+        current = await this.#parentClient.get(current.metadata!.name!, {
+          ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+        });
+      }
+    }
+    throw new SyncError(key, `cannot remove finalizer "${finalizer}": the parent keeps changing`);
+  }
+
+  #validateChildren(
+    key: string,
+    parent: KubernetesObject,
+    children: KubernetesObject[],
+  ): Array<{ object: KubernetesObject; state: ChildState }> {
+    const parentNs = parent.metadata?.namespace;
+    const seen = new Set<string>();
+    return children.map((raw, i) => {
+      const where = `children[${i}]`;
+      if (!raw || typeof raw !== "object") throw new SyncError(key, `${where} is not an object`);
+      const object = normalize(raw);
+      const state = this.#children.get(`${object.apiVersion}/${object.kind}`);
+      if (!state) {
+        throw new SyncError(
+          key,
+          `${where} has type ${object.apiVersion}/${object.kind}, which is not a configured child type`,
+        );
+      }
+      const name = object.metadata?.name;
+      if (!name) throw new SyncError(key, `${where} (${object.kind}) has no metadata.name`);
+      object.metadata ??= {};
+      if (state.config.type.namespaced) {
+        if (parentNs) {
+          if (object.metadata.namespace && object.metadata.namespace !== parentNs) {
+            throw new SyncError(
+              key,
+              `${where} (${object.kind} "${name}") is in namespace "${object.metadata.namespace}", not the parent's "${parentNs}"`,
+            );
+          }
+          object.metadata.namespace = parentNs;
+        } else if (!object.metadata.namespace) {
+          throw new SyncError(key, `${where} (${object.kind} "${name}") needs metadata.namespace`);
+        }
+      } else {
+        delete object.metadata.namespace;
+      }
+      const id = `${typeKey(state.config.type)}/${objectKey(object)}`;
+      if (seen.has(id)) {
+        throw new SyncError(key, `${where} (${object.kind} "${name}") is a duplicate`);
+      }
+      seen.add(id);
+      return { object: this.#decorate(parent, object, state.config.type), state };
+    });
+  }
+
+  #decorate(
+    parent: KubernetesObject,
+    object: KubernetesObject,
+    type: ResourceType,
+  ): KubernetesObject {
+    const metadata = object.metadata!;
+    metadata.labels = {
+      ...metadata.labels,
+      [this.#config.trackingLabel]: parent.metadata!.uid!,
+      [this.#config.ownershipLabel]: this.#config.name,
+    };
+    // An owner reference from a cluster-scoped child to a namespaced parent is invalid: such
+    // children are deleted by the operator instead of the garbage collector.
+    if (!(parent.metadata?.namespace && !type.namespaced)) {
+      const ref = {
+        apiVersion: parent.apiVersion ?? this.#config.parent.apiVersion,
+        kind: parent.kind ?? this.#config.parent.kind,
+        name: parent.metadata!.name!,
+        uid: parent.metadata!.uid!,
+        controller: true,
+        blockOwnerDeletion: true,
+      };
+      metadata.ownerReferences = [
+        ...(metadata.ownerReferences ?? []).filter((r) => r.uid !== ref.uid),
+        ref,
+      ];
+    }
+    return object;
+  }
+
+  async #applyChildren(
+    key: string,
+    parent: KubernetesObject,
+    desired: Array<{ object: KubernetesObject; state: ChildState }>,
+    existing: KubernetesObject[],
+  ): Promise<void> {
+    const wanted = new Set<string>();
+    for (const { object, state } of desired) {
+      const type = state.config.type;
+      wanted.add(`${typeKey(type)}/${objectKey(object)}`);
+      const name = object.metadata!.name!;
+      const namespace = object.metadata!.namespace ?? undefined;
+      const current = state.informer.get(name, namespace);
+      const label = `${object.kind} "${objectKey(object)}"`;
+      const ns = namespace ? { namespace } : {};
+      try {
+        if (state.config.updateStrategy === "Apply") {
+          if (current && isSubset(object, current)) continue;
+          if (current?.metadata?.deletionTimestamp) continue;
+          const applied = await state.client.apply(object, {
+            fieldManager: this.#config.name,
+            force: true,
+          });
+          state.informer.observe(applied);
+          this.#metrics.write(current ? "apply" : "create");
+          logger.info("applied {child} for {parent}", { child: label, parent: key });
+          continue;
+        }
+        if (!current) {
+          const created = await state.client.create(object, { fieldManager: this.#config.name });
+          state.informer.observe(created);
+          this.#metrics.write("create");
+          logger.info("created {child} for {parent}", { child: label, parent: key });
+          continue;
+        }
+        if (current.metadata?.deletionTimestamp) continue;
+        if (state.config.updateStrategy === "OnDelete") continue;
+        if (isSubset(object, current)) continue;
+        const changed = diffPaths(object, current).slice(0, 5).join(", ");
+        if (state.config.updateStrategy === "Recreate") {
+          await state.client.delete(name, {
+            ...ns,
+            preconditions: { uid: current.metadata!.uid! },
+            propagationPolicy: "Background",
+          });
+          this.#metrics.write("delete");
+          logger.info("deleted {child} of {parent} to recreate it ({changed})", {
+            child: label,
+            parent: key,
+            changed,
+          });
+          continue;
+        }
+        const replaced = await state.client.replace({
+          ...object,
+          metadata: { ...object.metadata, resourceVersion: current.metadata!.resourceVersion! },
+        }, { fieldManager: this.#config.name });
+        state.informer.observe(replaced);
+        this.#metrics.write("update");
+        logger.info("replaced {child} of {parent} ({changed})", {
+          child: label,
+          parent: key,
+          changed,
+        });
+      } catch (error) {
+        const detail = error instanceof ApiError && error.isAlreadyExists
+          ? `it exists but is not labelled for this operator (label "${this.#config.trackingLabel}")`
+          : error instanceof Error
+          ? error.message
+          : String(error);
+        throw new SyncError(key, `cannot write ${label}: ${detail}`, { cause: error });
+      }
+    }
+    for (const object of existing) {
+      const state = this.#children.get(`${object.apiVersion}/${object.kind}`);
+      if (!state) continue;
+      if (wanted.has(`${typeKey(state.config.type)}/${objectKey(object)}`)) continue;
+      if (object.metadata?.deletionTimestamp) continue;
+      const label = `${object.kind} "${objectKey(object)}"`;
+      try {
+        await state.client.delete(object.metadata!.name!, {
+          ...(object.metadata?.namespace ? { namespace: object.metadata.namespace } : {}),
+          preconditions: { uid: object.metadata!.uid! },
+          propagationPolicy: "Background",
+        });
+        this.#metrics.write("delete");
+        logger.info("deleted {child}, no longer desired by {parent}", {
+          child: label,
+          parent: key,
+        });
+      } catch (error) {
+        if (error instanceof ApiError && (error.isNotFound || error.isConflict)) continue;
+        throw new SyncError(
+          key,
+          `cannot delete ${label}: ${error instanceof Error ? error.message : error}`,
+          {
+            cause: error,
+          },
+        );
+      }
+    }
+    void parent;
+  }
+
+  async #writeStatus(key: string, parent: KubernetesObject, status: unknown): Promise<void> {
+    let desired = normalize(status) as unknown;
+    const generation = parent.metadata?.generation;
+    if (
+      desired && typeof desired === "object" && !Array.isArray(desired) && generation !== undefined
+    ) {
+      desired = { ...desired as Record<string, unknown>, observedGeneration: generation };
+    }
+    let current = parent;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (deepEqual(desired, current.status)) return;
+      try {
+        const written = await this.#parentClient.replaceStatus({ ...current, status: desired });
+        this.#parents.observe(written);
+        this.#metrics.write("status");
+        logger.debug("wrote status of {parent}", { parent: key });
+        return;
+      } catch (error) {
+        if (!(error instanceof ApiError && error.isConflict)) {
+          throw new SyncError(
+            key,
+            `cannot write status: ${error instanceof Error ? error.message : error}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        // Someone else changed the parent: read it fresh and compare again.
+        current = await this.#parentClient.get(current.metadata!.name!, {
+          ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+        });
+        if (current.metadata?.uid !== parent.metadata?.uid) return;
+      }
+    }
+    throw new SyncError(key, "cannot write status: it kept conflicting with other writers");
+  }
+}
