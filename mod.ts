@@ -73,6 +73,50 @@ export {
   type StorageV1Types,
 } from "./config/resource_types.ts";
 
+// Object types of the built-in APIs (aliases of the kubernetes-types interfaces)
+export {
+  type ClusterRole,
+  type ClusterRoleBinding,
+  type ConfigMap,
+  type ControllerRevision,
+  type CoreV1Event,
+  type CronJob,
+  type CSIDriver,
+  type CustomResourceDefinition,
+  type DaemonSet,
+  type Deployment,
+  type Endpoints,
+  type EventsV1Event,
+  type HorizontalPodAutoscaler,
+  type Ingress,
+  type IngressClass,
+  type Job,
+  type Lease,
+  type LimitRange,
+  type MutatingWebhookConfiguration,
+  type Namespace,
+  type NetworkPolicy,
+  type Node,
+  type PersistentVolume,
+  type PersistentVolumeClaim,
+  type Pod,
+  type PodDisruptionBudget,
+  type PodTemplate,
+  type PriorityClass,
+  type ReplicaSet,
+  type ReplicationController,
+  type ResourceQuota,
+  type Role,
+  type RoleBinding,
+  type Secret,
+  type Service,
+  type ServiceAccount,
+  type StatefulSet,
+  type StorageClass,
+  type ValidatingWebhookConfiguration,
+  type VolumeAttachment,
+} from "./config/resource_types.ts";
+
 // Handler
 export {
   type FinalizeFunction,
@@ -119,7 +163,37 @@ export {
   type StartOperatorOptions,
 } from "./runner/run_operator.ts";
 export { OperatorMetrics, type WriteKind } from "./runner/operator_metrics.ts";
-export { SyncError } from "./runner/controller.ts";
+export { Controller, type ControllerOptions, SyncError } from "./runner/controller.ts";
+export {
+  Informer,
+  type InformerChange,
+  type InformerOptions,
+  objectKey,
+  pruneManagedFields,
+  type RestartReason,
+} from "./runner/informer.ts";
+export {
+  WorkQueue,
+  type WorkQueueObserver,
+  type WorkQueueOptions,
+  type WorkQueueShutdownOptions,
+  type WorkQueueShutdownResult,
+  type WorkResult,
+} from "./runner/work_queue.ts";
+export {
+  Counter,
+  Gauge,
+  type GaugeOptions,
+  Histogram,
+  type HistogramOptions,
+  type LabelValues,
+  type Metric,
+  type MetricType,
+  parsePrometheusText,
+  PROMETHEUS_CONTENT_TYPE,
+  type PrometheusSample,
+  Registry,
+} from "./runner/metrics.ts";
 
 // Client
 export type {
@@ -140,6 +214,17 @@ export {
   fromKubeconfig,
   type FromKubeconfigOptions,
   type Kubeconfig,
+  type KubeconfigAuthProvider,
+  type KubeconfigCluster,
+  type KubeconfigContext,
+  type KubeconfigExec,
+  type KubeconfigExecEnvVar,
+  type KubeconfigUser,
+  type NamedKubeconfigCluster,
+  type NamedKubeconfigContext,
+  type NamedKubeconfigUser,
+  parseKubeconfig,
+  type ParseKubeconfigOptions,
 } from "./client/kubeconfig.ts";
 export {
   DEFAULT_SERVICE_ACCOUNT_DIR,
@@ -173,6 +258,7 @@ export {
 export {
   groupOf,
   type KubernetesObject,
+  type ObjectMeta,
   resourcePath,
   type ResourcePathOptions,
   type ResourceType,

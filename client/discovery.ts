@@ -20,6 +20,8 @@ export class UnknownKindError extends Error {
   readonly kind: string;
 
   /**
+   * Creates an error for a kind the server does not serve.
+   *
    * @param apiVersion the apiVersion
    * @param kind the kind
    * @param detail why

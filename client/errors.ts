@@ -56,6 +56,8 @@ export class ApiError extends Error {
   readonly path: string;
 
   /**
+   * Creates an error from the API server's answer.
+   *
    * @param request the method and path
    * @param status the HTTP status
    * @param body the Status object, when the server sent one
@@ -155,6 +157,8 @@ export class NetworkError extends Error {
   readonly path: string;
 
   /**
+   * Creates an error for a request that got no answer.
+   *
    * @param request the method and path
    * @param detail what went wrong
    * @param options the underlying error
@@ -175,6 +179,8 @@ export class WatchDecodeError extends SyntaxError {
   readonly line: string;
 
   /**
+   * Creates an error for an undecodable watch line.
+   *
    * @param path the watch path
    * @param detail what is wrong
    * @param line the offending line
@@ -195,6 +201,8 @@ export class WatchIdleTimeoutError extends Error {
   readonly idleTimeoutMs: number;
 
   /**
+   * Creates an error for a watch that went silent.
+   *
    * @param path the watch path
    * @param idleTimeoutMs the deadline
    */

@@ -131,6 +131,8 @@ export class KubeClient implements Disposable {
   #closed = false;
 
   /**
+   * Creates a client; no request is sent until the first call.
+   *
    * @param config where the server is and how to authenticate
    * @param options retries, timeouts and a metrics hook
    * @throws {TypeError} when the configuration asks for what Deno cannot do

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { type ControlPlane, startControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import {
+  type ControlPlane,
+  startControlPlane,
+  testControlPlane,
+} from "../testkit/control_plane.ts";
 import type { ClientConfig } from "./client_config.ts";
 import { ApiError, NetworkError } from "./errors.ts";
 import { KubeClient } from "./kube_client.ts";
@@ -276,7 +280,10 @@ Deno.test("a watch resumed from a resourceVersion does not replay older events",
 Deno.test("a too-old resourceVersion yields 410 the caller can act on", async () => {
   // Without the watch cache, watches read etcd directly, and etcd compaction makes every
   // older resourceVersion unavailable: the real 410 an informer must handle.
-  await using own = await startControlPlane({ apiServerArgs: ["--watch-cache=false"], controllerManager: false });
+  await using own = await startControlPlane({
+    apiServerArgs: ["--watch-cache=false"],
+    controllerManager: false,
+  });
   using client = new KubeClient({
     server: own.server,
     caCertificates: [own.caCertificate],
@@ -295,7 +302,9 @@ Deno.test("a too-old resourceVersion yields 410 the caller can act on", async ()
   assert.equal(compact.status, 200, await compact.text());
   let gone = false;
   try {
-    for await (const event of cms.watch({ resourceVersion: old, timeoutSeconds: 5, idleTimeoutMs: 10_000 })) {
+    for await (
+      const event of cms.watch({ resourceVersion: old, timeoutSeconds: 5, idleTimeoutMs: 10_000 })
+    ) {
       if (event.type === "ERROR") {
         assert.equal(event.object.code, 410);
         gone = true;

@@ -99,6 +99,8 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
   readonly namespace: string | undefined;
 
   /**
+   * Creates a client for one resource type.
+   *
    * @param client the client
    * @param type the resource type
    * @param namespace the namespace; ignored for cluster-scoped types

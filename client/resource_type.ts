@@ -4,7 +4,10 @@
  *
  * @module
  */
-import type { ObjectMeta } from "kubernetes-types/meta/v1.d.ts";
+import type * as metaV1 from "kubernetes-types/meta/v1.d.ts";
+
+/** Standard object metadata (`metadata`): name, namespace, uid, labels, ownerReferences, … */
+export type ObjectMeta = metaV1.ObjectMeta;
 
 /** Any Kubernetes object: apiVersion, kind, metadata and whatever else it holds. */
 export interface KubernetesObject {

@@ -47,115 +47,240 @@ import {
  */
 export type KubernetesObjectOf<T extends object> = T & KubernetesObject;
 
+/*
+ * The kubernetes-types interfaces, re-exported under this module's names (`Event` of both APIs
+ * is qualified). Plain aliases keep the public API self-contained for `deno doc`.
+ */
+
+/** A `v1` Namespace, as declared by `kubernetes-types`. */
+export type Namespace = coreV1.Namespace;
+
+/** A `v1` Node, as declared by `kubernetes-types`. */
+export type Node = coreV1.Node;
+
+/** A `v1` Pod, as declared by `kubernetes-types`. */
+export type Pod = coreV1.Pod;
+
+/** A `v1` PodTemplate, as declared by `kubernetes-types`. */
+export type PodTemplate = coreV1.PodTemplate;
+
+/** A `v1` ReplicationController, as declared by `kubernetes-types`. */
+export type ReplicationController = coreV1.ReplicationController;
+
+/** A `v1` Event, as declared by `kubernetes-types`. */
+export type CoreV1Event = coreV1.Event;
+
+/** A `v1` Service, as declared by `kubernetes-types`. */
+export type Service = coreV1.Service;
+
+/** A `v1` Endpoints, as declared by `kubernetes-types`. */
+export type Endpoints = coreV1.Endpoints;
+
+/** A `v1` Secret, as declared by `kubernetes-types`. */
+export type Secret = coreV1.Secret;
+
+/** A `v1` ConfigMap, as declared by `kubernetes-types`. */
+export type ConfigMap = coreV1.ConfigMap;
+
+/** A `v1` LimitRange, as declared by `kubernetes-types`. */
+export type LimitRange = coreV1.LimitRange;
+
+/** A `v1` PersistentVolumeClaim, as declared by `kubernetes-types`. */
+export type PersistentVolumeClaim = coreV1.PersistentVolumeClaim;
+
+/** A `v1` PersistentVolume, as declared by `kubernetes-types`. */
+export type PersistentVolume = coreV1.PersistentVolume;
+
+/** A `v1` ResourceQuota, as declared by `kubernetes-types`. */
+export type ResourceQuota = coreV1.ResourceQuota;
+
+/** A `v1` ServiceAccount, as declared by `kubernetes-types`. */
+export type ServiceAccount = coreV1.ServiceAccount;
+
+/** A `apps/v1` ControllerRevision, as declared by `kubernetes-types`. */
+export type ControllerRevision = appsV1.ControllerRevision;
+
+/** A `apps/v1` DaemonSet, as declared by `kubernetes-types`. */
+export type DaemonSet = appsV1.DaemonSet;
+
+/** A `apps/v1` Deployment, as declared by `kubernetes-types`. */
+export type Deployment = appsV1.Deployment;
+
+/** A `apps/v1` ReplicaSet, as declared by `kubernetes-types`. */
+export type ReplicaSet = appsV1.ReplicaSet;
+
+/** A `apps/v1` StatefulSet, as declared by `kubernetes-types`. */
+export type StatefulSet = appsV1.StatefulSet;
+
+/** A `autoscaling/v2` HorizontalPodAutoscaler, as declared by `kubernetes-types`. */
+export type HorizontalPodAutoscaler = autoscalingV2.HorizontalPodAutoscaler;
+
+/** A `batch/v1` Job, as declared by `kubernetes-types`. */
+export type Job = batchV1.Job;
+
+/** A `batch/v1` CronJob, as declared by `kubernetes-types`. */
+export type CronJob = batchV1.CronJob;
+
+/** A `networking.k8s.io/v1` Ingress, as declared by `kubernetes-types`. */
+export type Ingress = networkingV1.Ingress;
+
+/** A `networking.k8s.io/v1` IngressClass, as declared by `kubernetes-types`. */
+export type IngressClass = networkingV1.IngressClass;
+
+/** A `networking.k8s.io/v1` NetworkPolicy, as declared by `kubernetes-types`. */
+export type NetworkPolicy = networkingV1.NetworkPolicy;
+
+/** A `policy/v1` PodDisruptionBudget, as declared by `kubernetes-types`. */
+export type PodDisruptionBudget = policyV1.PodDisruptionBudget;
+
+/** A `rbac.authorization.k8s.io/v1` Role, as declared by `kubernetes-types`. */
+export type Role = rbacV1.Role;
+
+/** A `rbac.authorization.k8s.io/v1` RoleBinding, as declared by `kubernetes-types`. */
+export type RoleBinding = rbacV1.RoleBinding;
+
+/** A `rbac.authorization.k8s.io/v1` ClusterRole, as declared by `kubernetes-types`. */
+export type ClusterRole = rbacV1.ClusterRole;
+
+/** A `rbac.authorization.k8s.io/v1` ClusterRoleBinding, as declared by `kubernetes-types`. */
+export type ClusterRoleBinding = rbacV1.ClusterRoleBinding;
+
+/** A `coordination.k8s.io/v1` Lease, as declared by `kubernetes-types`. */
+export type Lease = coordinationV1.Lease;
+
+/** A `events.k8s.io/v1` Event, as declared by `kubernetes-types`. */
+export type EventsV1Event = eventsV1.Event;
+
+/** A `apiextensions.k8s.io/v1` CustomResourceDefinition, as declared by `kubernetes-types`. */
+export type CustomResourceDefinition = apiextensionsV1.CustomResourceDefinition;
+
+/** A `admissionregistration.k8s.io/v1` MutatingWebhookConfiguration, as declared by `kubernetes-types`. */
+export type MutatingWebhookConfiguration = admissionregistrationV1.MutatingWebhookConfiguration;
+
+/** A `admissionregistration.k8s.io/v1` ValidatingWebhookConfiguration, as declared by `kubernetes-types`. */
+export type ValidatingWebhookConfiguration = admissionregistrationV1.ValidatingWebhookConfiguration;
+
+/** A `scheduling.k8s.io/v1` PriorityClass, as declared by `kubernetes-types`. */
+export type PriorityClass = schedulingV1.PriorityClass;
+
+/** A `storage.k8s.io/v1` StorageClass, as declared by `kubernetes-types`. */
+export type StorageClass = storageV1.StorageClass;
+
+/** A `storage.k8s.io/v1` CSIDriver, as declared by `kubernetes-types`. */
+export type CSIDriver = storageV1.CSIDriver;
+
+/** A `storage.k8s.io/v1` VolumeAttachment, as declared by `kubernetes-types`. */
+export type VolumeAttachment = storageV1.VolumeAttachment;
+
 /** The predefined types of the core group, version `v1`. */
 export interface CoreV1Types {
   /** `v1` Namespace, cluster-scoped. */
-  readonly Namespace: ResourceType<KubernetesObjectOf<coreV1.Namespace>>;
+  readonly Namespace: ResourceType<KubernetesObjectOf<Namespace>>;
   /** `v1` Node, cluster-scoped. */
-  readonly Node: ResourceType<KubernetesObjectOf<coreV1.Node>>;
+  readonly Node: ResourceType<KubernetesObjectOf<Node>>;
   /** `v1` Pod. */
-  readonly Pod: ResourceType<KubernetesObjectOf<coreV1.Pod>>;
+  readonly Pod: ResourceType<KubernetesObjectOf<Pod>>;
   /** `v1` PodTemplate. */
-  readonly PodTemplate: ResourceType<KubernetesObjectOf<coreV1.PodTemplate>>;
+  readonly PodTemplate: ResourceType<KubernetesObjectOf<PodTemplate>>;
   /** `v1` ReplicationController. */
-  readonly ReplicationController: ResourceType<KubernetesObjectOf<coreV1.ReplicationController>>;
+  readonly ReplicationController: ResourceType<KubernetesObjectOf<ReplicationController>>;
   /** `v1` Event (the legacy events API; see also `k8s.events.v1.Event`). */
-  readonly Event: ResourceType<KubernetesObjectOf<coreV1.Event>>;
+  readonly Event: ResourceType<KubernetesObjectOf<CoreV1Event>>;
   /** `v1` Service. */
-  readonly Service: ResourceType<KubernetesObjectOf<coreV1.Service>>;
+  readonly Service: ResourceType<KubernetesObjectOf<Service>>;
   /** `v1` Endpoints. */
-  readonly Endpoints: ResourceType<KubernetesObjectOf<coreV1.Endpoints>>;
+  readonly Endpoints: ResourceType<KubernetesObjectOf<Endpoints>>;
   /** `v1` Secret. */
-  readonly Secret: ResourceType<KubernetesObjectOf<coreV1.Secret>>;
+  readonly Secret: ResourceType<KubernetesObjectOf<Secret>>;
   /** `v1` ConfigMap. */
-  readonly ConfigMap: ResourceType<KubernetesObjectOf<coreV1.ConfigMap>>;
+  readonly ConfigMap: ResourceType<KubernetesObjectOf<ConfigMap>>;
   /** `v1` LimitRange. */
-  readonly LimitRange: ResourceType<KubernetesObjectOf<coreV1.LimitRange>>;
+  readonly LimitRange: ResourceType<KubernetesObjectOf<LimitRange>>;
   /** `v1` PersistentVolumeClaim. */
-  readonly PersistentVolumeClaim: ResourceType<KubernetesObjectOf<coreV1.PersistentVolumeClaim>>;
+  readonly PersistentVolumeClaim: ResourceType<KubernetesObjectOf<PersistentVolumeClaim>>;
   /** `v1` PersistentVolume, cluster-scoped. */
-  readonly PersistentVolume: ResourceType<KubernetesObjectOf<coreV1.PersistentVolume>>;
+  readonly PersistentVolume: ResourceType<KubernetesObjectOf<PersistentVolume>>;
   /** `v1` ResourceQuota. */
-  readonly ResourceQuota: ResourceType<KubernetesObjectOf<coreV1.ResourceQuota>>;
+  readonly ResourceQuota: ResourceType<KubernetesObjectOf<ResourceQuota>>;
   /** `v1` ServiceAccount. */
-  readonly ServiceAccount: ResourceType<KubernetesObjectOf<coreV1.ServiceAccount>>;
+  readonly ServiceAccount: ResourceType<KubernetesObjectOf<ServiceAccount>>;
 }
 
 /** The predefined types of `apps/v1`. */
 export interface AppsV1Types {
   /** `apps/v1` ControllerRevision. */
-  readonly ControllerRevision: ResourceType<KubernetesObjectOf<appsV1.ControllerRevision>>;
+  readonly ControllerRevision: ResourceType<KubernetesObjectOf<ControllerRevision>>;
   /** `apps/v1` DaemonSet. */
-  readonly DaemonSet: ResourceType<KubernetesObjectOf<appsV1.DaemonSet>>;
+  readonly DaemonSet: ResourceType<KubernetesObjectOf<DaemonSet>>;
   /** `apps/v1` Deployment. */
-  readonly Deployment: ResourceType<KubernetesObjectOf<appsV1.Deployment>>;
+  readonly Deployment: ResourceType<KubernetesObjectOf<Deployment>>;
   /** `apps/v1` ReplicaSet. */
-  readonly ReplicaSet: ResourceType<KubernetesObjectOf<appsV1.ReplicaSet>>;
+  readonly ReplicaSet: ResourceType<KubernetesObjectOf<ReplicaSet>>;
   /** `apps/v1` StatefulSet. */
-  readonly StatefulSet: ResourceType<KubernetesObjectOf<appsV1.StatefulSet>>;
+  readonly StatefulSet: ResourceType<KubernetesObjectOf<StatefulSet>>;
 }
 
 /** The predefined types of `autoscaling/v2`. */
 export interface AutoscalingV2Types {
   /** `autoscaling/v2` HorizontalPodAutoscaler. */
   readonly HorizontalPodAutoscaler: ResourceType<
-    KubernetesObjectOf<autoscalingV2.HorizontalPodAutoscaler>
+    KubernetesObjectOf<HorizontalPodAutoscaler>
   >;
 }
 
 /** The predefined types of `batch/v1`. */
 export interface BatchV1Types {
   /** `batch/v1` Job. */
-  readonly Job: ResourceType<KubernetesObjectOf<batchV1.Job>>;
+  readonly Job: ResourceType<KubernetesObjectOf<Job>>;
   /** `batch/v1` CronJob. */
-  readonly CronJob: ResourceType<KubernetesObjectOf<batchV1.CronJob>>;
+  readonly CronJob: ResourceType<KubernetesObjectOf<CronJob>>;
 }
 
 /** The predefined types of `networking.k8s.io/v1`. */
 export interface NetworkingV1Types {
   /** `networking.k8s.io/v1` Ingress. */
-  readonly Ingress: ResourceType<KubernetesObjectOf<networkingV1.Ingress>>;
+  readonly Ingress: ResourceType<KubernetesObjectOf<Ingress>>;
   /** `networking.k8s.io/v1` IngressClass, cluster-scoped. */
-  readonly IngressClass: ResourceType<KubernetesObjectOf<networkingV1.IngressClass>>;
+  readonly IngressClass: ResourceType<KubernetesObjectOf<IngressClass>>;
   /** `networking.k8s.io/v1` NetworkPolicy. */
-  readonly NetworkPolicy: ResourceType<KubernetesObjectOf<networkingV1.NetworkPolicy>>;
+  readonly NetworkPolicy: ResourceType<KubernetesObjectOf<NetworkPolicy>>;
 }
 
 /** The predefined types of `policy/v1`. */
 export interface PolicyV1Types {
   /** `policy/v1` PodDisruptionBudget. */
-  readonly PodDisruptionBudget: ResourceType<KubernetesObjectOf<policyV1.PodDisruptionBudget>>;
+  readonly PodDisruptionBudget: ResourceType<KubernetesObjectOf<PodDisruptionBudget>>;
 }
 
 /** The predefined types of `rbac.authorization.k8s.io/v1`. */
 export interface RbacV1Types {
   /** `rbac.authorization.k8s.io/v1` Role. */
-  readonly Role: ResourceType<KubernetesObjectOf<rbacV1.Role>>;
+  readonly Role: ResourceType<KubernetesObjectOf<Role>>;
   /** `rbac.authorization.k8s.io/v1` RoleBinding. */
-  readonly RoleBinding: ResourceType<KubernetesObjectOf<rbacV1.RoleBinding>>;
+  readonly RoleBinding: ResourceType<KubernetesObjectOf<RoleBinding>>;
   /** `rbac.authorization.k8s.io/v1` ClusterRole, cluster-scoped. */
-  readonly ClusterRole: ResourceType<KubernetesObjectOf<rbacV1.ClusterRole>>;
+  readonly ClusterRole: ResourceType<KubernetesObjectOf<ClusterRole>>;
   /** `rbac.authorization.k8s.io/v1` ClusterRoleBinding, cluster-scoped. */
-  readonly ClusterRoleBinding: ResourceType<KubernetesObjectOf<rbacV1.ClusterRoleBinding>>;
+  readonly ClusterRoleBinding: ResourceType<KubernetesObjectOf<ClusterRoleBinding>>;
 }
 
 /** The predefined types of `coordination.k8s.io/v1`. */
 export interface CoordinationV1Types {
   /** `coordination.k8s.io/v1` Lease. */
-  readonly Lease: ResourceType<KubernetesObjectOf<coordinationV1.Lease>>;
+  readonly Lease: ResourceType<KubernetesObjectOf<Lease>>;
 }
 
 /** The predefined types of `events.k8s.io/v1`. */
 export interface EventsV1Types {
   /** `events.k8s.io/v1` Event. */
-  readonly Event: ResourceType<KubernetesObjectOf<eventsV1.Event>>;
+  readonly Event: ResourceType<KubernetesObjectOf<EventsV1Event>>;
 }
 
 /** The predefined types of `apiextensions.k8s.io/v1`. */
 export interface ApiextensionsV1Types {
   /** `apiextensions.k8s.io/v1` CustomResourceDefinition, cluster-scoped. */
   readonly CustomResourceDefinition: ResourceType<
-    KubernetesObjectOf<apiextensionsV1.CustomResourceDefinition>
+    KubernetesObjectOf<CustomResourceDefinition>
   >;
 }
 
@@ -163,28 +288,28 @@ export interface ApiextensionsV1Types {
 export interface AdmissionregistrationV1Types {
   /** `admissionregistration.k8s.io/v1` MutatingWebhookConfiguration, cluster-scoped. */
   readonly MutatingWebhookConfiguration: ResourceType<
-    KubernetesObjectOf<admissionregistrationV1.MutatingWebhookConfiguration>
+    KubernetesObjectOf<MutatingWebhookConfiguration>
   >;
   /** `admissionregistration.k8s.io/v1` ValidatingWebhookConfiguration, cluster-scoped. */
   readonly ValidatingWebhookConfiguration: ResourceType<
-    KubernetesObjectOf<admissionregistrationV1.ValidatingWebhookConfiguration>
+    KubernetesObjectOf<ValidatingWebhookConfiguration>
   >;
 }
 
 /** The predefined types of `scheduling.k8s.io/v1`. */
 export interface SchedulingV1Types {
   /** `scheduling.k8s.io/v1` PriorityClass, cluster-scoped. */
-  readonly PriorityClass: ResourceType<KubernetesObjectOf<schedulingV1.PriorityClass>>;
+  readonly PriorityClass: ResourceType<KubernetesObjectOf<PriorityClass>>;
 }
 
 /** The predefined types of `storage.k8s.io/v1`. */
 export interface StorageV1Types {
   /** `storage.k8s.io/v1` StorageClass, cluster-scoped. */
-  readonly StorageClass: ResourceType<KubernetesObjectOf<storageV1.StorageClass>>;
+  readonly StorageClass: ResourceType<KubernetesObjectOf<StorageClass>>;
   /** `storage.k8s.io/v1` CSIDriver, cluster-scoped. */
-  readonly CSIDriver: ResourceType<KubernetesObjectOf<storageV1.CSIDriver>>;
+  readonly CSIDriver: ResourceType<KubernetesObjectOf<CSIDriver>>;
   /** `storage.k8s.io/v1` VolumeAttachment, cluster-scoped. */
-  readonly VolumeAttachment: ResourceType<KubernetesObjectOf<storageV1.VolumeAttachment>>;
+  readonly VolumeAttachment: ResourceType<KubernetesObjectOf<VolumeAttachment>>;
 }
 
 /** The shape of {@linkcode k8s}: API group, then version, then kind. */

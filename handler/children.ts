@@ -2,8 +2,9 @@
  * {@linkcode Children}: read-only views over the snapshot of a parent's existing children that a
  * handler receives, with lookups by type, namespace and name.
  *
- * Views never copy: the objects are the ones the snapshot was built from. The runner hands each
- * sync its own copy, so a handler may modify a child it reads and return it as desired.
+ * Views never copy: they return the very objects the snapshot was built from, which may be the
+ * runner's cached objects. Treat them as read-only; `structuredClone` a child before modifying it
+ * (for example to return it as desired).
  *
  * @module
  */

@@ -200,7 +200,7 @@ function parentName(parent: KubernetesObject): string {
  *
  * @param impl the steps
  * @param options backoff, regular resync and what to do with children on errors
- * @returns a handler object with `sync` and `finalize`
+ * @returns a handler object with both `sync` and `finalize`
  * @throws {RangeError} when an option is out of range
  */
 export function failableHandler<
@@ -210,7 +210,7 @@ export function failableHandler<
 >(
   impl: FailableHandler<P, V, S>,
   options: FailableHandlerOptions = {},
-): HandlerObject<P> {
+): Required<HandlerObject<P>> {
   const backoff = options.backoff instanceof KeyedBackoff
     ? options.backoff
     : new KeyedBackoff<string>(options.backoff ?? {});

@@ -12,7 +12,12 @@ import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, type ResourceType, typeKey } from "../client/resource_type.ts";
 import type { ChildConfig, OperatorConfig } from "../config/operator_config.ts";
 import { Children } from "../handler/children.ts";
-import type { FinalizeResponse, HandlerObject, SyncResponse } from "../handler/handler.ts";
+import type {
+  FinalizeResponse,
+  HandlerObject,
+  SyncRequest,
+  SyncResponse,
+} from "../handler/handler.ts";
 import { KeyedBackoff } from "../handler/backoff.ts";
 import { diffPaths, isSubset } from "./diff.ts";
 import { Informer, objectKey } from "./informer.ts";
@@ -27,6 +32,8 @@ export class SyncError extends Error {
   readonly parent: string;
 
   /**
+   * Creates an error for a failed sync of one parent.
+   *
    * @param parent the parent key
    * @param message what failed
    * @param options the cause
@@ -55,14 +62,6 @@ function deepEqual(a: unknown, b: unknown): boolean {
     ak.every((k) =>
       deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
     );
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Everything the controller needs. */
@@ -99,6 +98,8 @@ export class Controller {
   #accepting = true;
 
   /**
+   * Creates the informers and the queue; nothing runs until `start()`.
+   *
    * @param options config, client, handler and metrics
    */
   constructor(options: ControllerOptions) {
@@ -231,19 +232,41 @@ export class Controller {
     }
   }
 
-  async #callHandler<T>(key: string, what: string, call: () => T | Promise<T>): Promise<T> {
+  /**
+   * Calls a handler with a snapshot of the parent and its children. The snapshot is a copy, so
+   * a handler that mutates it cannot corrupt the cache; its signal aborts at the sync timeout.
+   */
+  async #callHandler<T>(
+    key: string,
+    what: "sync" | "finalize",
+    snapshot: { parent: KubernetesObject; children: KubernetesObject[] },
+    call: (request: SyncRequest) => T | Promise<T>,
+  ): Promise<T> {
+    const timeout = new AbortController();
+    const request: SyncRequest = {
+      parent: structuredClone(snapshot.parent),
+      children: new Children(structuredClone(snapshot.children)),
+      signal: timeout.signal,
+    };
+    const ms = this.#config.syncTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`the ${what} handler did not finish within ${ms} ms`);
+        timeout.abort(error);
+        reject(error);
+      }, ms);
+    });
     try {
-      return await withTimeout(
-        Promise.resolve().then(call),
-        this.#config.syncTimeoutMs,
-        `the ${what} handler`,
-      );
+      return await Promise.race([Promise.resolve().then(() => call(request)), deadline]);
     } catch (error) {
       throw new SyncError(
         key,
         `the ${what} handler failed: ${error instanceof Error ? error.message : String(error)}`,
         { cause: error },
       );
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -263,11 +286,11 @@ export class Controller {
     }
     const uid = parent.metadata!.uid!;
     const existing = this.#childrenOf(uid);
-    const request = { parent, children: new Children(existing) };
     const response: SyncResponse = await this.#callHandler(
       key,
       "sync",
-      () => this.#handler.sync(request),
+      { parent, children: existing },
+      (request) => this.#handler.sync(request),
     );
     if (!response || !Array.isArray(response.children)) {
       throw new SyncError(key, "the sync handler returned no children array");
@@ -286,11 +309,11 @@ export class Controller {
     const finalizer = this.#config.finalizer;
     if (!finalizer || !(parent.metadata?.finalizers ?? []).includes(finalizer)) return { ok: true };
     const uid = parent.metadata!.uid!;
-    const request = { parent, children: new Children(this.#childrenOf(uid)) };
     const response: FinalizeResponse = await this.#callHandler(
       key,
       "finalize",
-      () => this.#handler.finalize(request),
+      { parent, children: this.#childrenOf(uid) },
+      (request) => this.#handler.finalize(request),
     );
     if (response?.status !== undefined && response.status !== null) {
       await this.#writeStatus(key, parent, response.status);

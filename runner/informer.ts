@@ -97,6 +97,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   #restarts = 0;
 
   /**
+   * Creates an informer; nothing is listed until `run()`.
+   *
    * @param client the resource client (bound to a namespace, or all)
    * @param options selectors, deadlines, transform, index and callbacks
    */

@@ -46,6 +46,8 @@ export interface OperatorHandle extends AsyncDisposable {
 /** The operator cannot go on: the cluster lacks a type, or the HTTP port is taken. */
 export class OperatorFatalError extends Error {
   /**
+   * Creates a fatal error.
+   *
    * @param message what failed
    * @param options the cause
    */

@@ -44,6 +44,8 @@ export class ControlPlaneBinariesNotFoundError extends Error {
   readonly searched: string[];
 
   /**
+   * Creates an error that says where binaries were looked for and how to get them.
+   *
    * @param missing the binaries that were not found
    * @param searched the directories searched
    */

@@ -116,6 +116,8 @@ export class ControlPlaneStartError extends Error {
   /** The directory with the logs (kept on failure). */
   readonly dir: string;
   /**
+   * Creates an error for a control plane that failed to start.
+   *
    * @param message what failed
    * @param dir the directory holding the logs
    * @param options the cause

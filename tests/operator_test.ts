@@ -456,3 +456,31 @@ Deno.test("the HTTP server serves /health, /ready and /metrics", async () => {
     },
   );
 });
+
+Deno.test("a handler that hangs past syncTimeoutMs fails its own parent only, and sees its signal abort", async () => {
+  const ns = await namespace();
+  const parents = new ResourceClient<ParentObject>(admin, Parent, ns);
+  const cms = new ResourceClient(admin, k8s.core.v1.ConfigMap, ns);
+  let aborted = 0;
+  await withOperator(ns, { syncTimeoutMs: 300 }, async ({ parent, signal }) => {
+    if (parent.metadata!.name === "hang") {
+      await new Promise<void>((resolve) =>
+        signal!.addEventListener("abort", () => {
+          aborted++;
+          resolve();
+        }, { once: true })
+      );
+    }
+    return { children: [configMapFor(parent)] };
+  }, async (op) => {
+    await parents.create({ metadata: { name: "hang" }, spec: {} });
+    await parents.create({ metadata: { name: "quick" }, spec: {} });
+    await eventually("the quick child", () => cms.find("quick-child"));
+    await eventually(
+      "a timed-out sync",
+      () => Promise.resolve(op.metrics.syncs(`${ns}/hang`, "error") > 0 ? true : undefined),
+    );
+    assert.ok(aborted > 0, "the handler's signal was aborted");
+    assert.equal(await cms.find("hang-child"), undefined, "nothing written for a timed-out sync");
+  });
+});
