@@ -133,6 +133,13 @@ export {
 } from "./handler/handler.ts";
 export { Children, ChildrenOfType, type ObjectRef } from "./handler/children.ts";
 export {
+  type Condition,
+  type ConditionInit,
+  findCondition,
+  mergeConditions,
+  type MergeConditionsOptions,
+} from "./handler/conditions.ts";
+export {
   type BackoffConfig,
   backoffConfig,
   type BackoffOptions,
