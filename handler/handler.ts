@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { KubernetesObject } from "../client/resource_type.ts";
+import type { KubernetesObject, ObjectMeta } from "../client/resource_type.ts";
 import { Children } from "./children.ts";
 
 /** What a handler is given: a snapshot of the parent and of its existing children. */
@@ -22,6 +22,23 @@ export interface SyncRequest<P extends KubernetesObject = KubernetesObject> {
   readonly signal?: AbortSignal | undefined;
 }
 
+/**
+ * A typed object such as a kubernetes-types `Deployment`: TypeScript does not let an interface
+ * without an index signature stand for {@linkcode KubernetesObject}, so desired children accept
+ * either.
+ */
+export interface TypedObject {
+  /** `group/version`, or `v1` for the core group. */
+  apiVersion?: string | undefined;
+  /** The kind. */
+  kind?: string | undefined;
+  /** Standard object metadata. */
+  metadata?: ObjectMeta | undefined;
+}
+
+/** A desired child: a plain object literal or a typed object. */
+export type DesiredChild = KubernetesObject | TypedObject;
+
 /** What {@linkcode SyncFunction} returns. */
 export interface SyncResponse<S = unknown> {
   /**
@@ -36,7 +53,7 @@ export interface SyncResponse<S = unknown> {
    * only the fields you care about (never `status`); the runner adds the tracking and ownership
    * labels and the owner reference.
    */
-  children: readonly KubernetesObject[];
+  children: readonly DesiredChild[];
   /**
    * Sync this parent again after this many ms even if nothing changes (for example to poll an
    * external system or to act when a deadline passes). Absent: only on changes, periodic resync
