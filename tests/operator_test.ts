@@ -484,3 +484,73 @@ Deno.test("a handler that hangs past syncTimeoutMs fails its own parent only, an
     assert.equal(await cms.find("hang-child"), undefined, "nothing written for a timed-out sync");
   });
 });
+
+const ClusterParent = resourceType({
+  apiVersion: "test.roperator.dev/v1",
+  kind: "TestClusterParent",
+  plural: "testclusterparents",
+  namespaced: false,
+});
+
+Deno.test("a cluster-scoped parent owns namespaced children", async () => {
+  const crds = new ResourceClient(
+    admin,
+    k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
+  );
+  const crd = structuredClone(CRD) as KubernetesObject & {
+    metadata: { name: string };
+    spec: Record<string, unknown>;
+  };
+  crd.metadata = { name: "testclusterparents.test.roperator.dev" };
+  crd.spec.scope = "Cluster";
+  crd.spec.names = {
+    plural: "testclusterparents",
+    singular: "testclusterparent",
+    kind: "TestClusterParent",
+  };
+  if (!(await crds.find(crd.metadata.name))) await crds.create(crd);
+  await eventually("the cluster CRD", async () => {
+    const c = await crds.get(crd.metadata.name);
+    const conditions =
+      (c.status as { conditions?: Array<{ type: string; status: string }> })?.conditions ?? [];
+    return conditions.some((x) => x.type === "Established" && x.status === "True")
+      ? true
+      : undefined;
+  });
+  const ns = await namespace();
+  const parents = new ResourceClient<ParentObject>(admin, ClusterParent);
+  const cms = new ResourceClient(admin, k8s.core.v1.ConfigMap, ns);
+  const name = `cluster-${ns}`;
+  const config = operatorConfig({
+    name: "cluster-operator",
+    parent: ClusterParent,
+    children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
+    server: false,
+  });
+  const op = await startOperator(config, ({ parent }) => ({
+    status: { ok: true },
+    children: [{
+      ...configMapFor(parent),
+      metadata: { name: "from-cluster-parent", namespace: ns },
+    }],
+  }), {
+    clientConfig: {
+      server: cp.server,
+      caCertificates: [cp.caCertificate],
+      credentials: { kind: "token", token: cp.adminToken },
+    },
+  });
+  try {
+    await op.ready;
+    const parent = await parents.create({ metadata: { name }, spec: { value: "c" } });
+    const child = await eventually("the namespaced child", () => cms.find("from-cluster-parent"));
+    assert.equal(child.metadata?.ownerReferences?.[0]?.uid, parent.metadata?.uid);
+    await parents.delete(name);
+    await eventually(
+      "the child to be garbage-collected",
+      async () => (await cms.find("from-cluster-parent")) === undefined,
+    );
+  } finally {
+    await op.stop();
+  }
+});
