@@ -119,6 +119,7 @@ export {
 
 // Handler
 export {
+  type DesiredChild,
   type FinalizeFunction,
   type FinalizeResponse,
   type Handler,
@@ -130,6 +131,7 @@ export {
   syncRequest,
   type SyncRequestOptions,
   type SyncResponse,
+  type TypedObject,
 } from "./handler/handler.ts";
 export { Children, ChildrenOfType, type ObjectRef } from "./handler/children.ts";
 export {
@@ -170,7 +172,12 @@ export {
   type StartOperatorOptions,
 } from "./runner/run_operator.ts";
 export { OperatorMetrics, type WriteKind } from "./runner/operator_metrics.ts";
-export { Controller, type ControllerOptions, SyncError } from "./runner/controller.ts";
+export {
+  Controller,
+  type ControllerOptions,
+  SyncError,
+  type SyncEvent,
+} from "./runner/controller.ts";
 export {
   Informer,
   type InformerChange,
@@ -201,6 +208,35 @@ export {
   type PrometheusSample,
   Registry,
 } from "./runner/metrics.ts";
+
+// Deployment
+export { explainRules, rbacFor, type RbacOptions } from "./deploy/rbac.ts";
+export {
+  type ContainerResources,
+  manifestsFor,
+  type ManifestsOptions,
+  toYaml,
+  type ToYamlOptions,
+} from "./deploy/manifests.ts";
+export {
+  OPERATOR_ENV_VARS,
+  permissionFlags,
+  type PermissionFlagsOptions,
+  SERVICE_ACCOUNT_DIR,
+} from "./deploy/permissions.ts";
+
+// Command line
+export {
+  applyCliOptions,
+  cliHelp,
+  type CliOptions,
+  CliUsageError,
+  type CliUsageErrorOptions,
+  operatorMain,
+  type OperatorMainOptions,
+  parseCliArgs,
+  type ParseCliArgsOptions,
+} from "./runner/cli.ts";
 
 // Client
 export type {
