@@ -1,13 +1,14 @@
 /**
- * The echo-server operator as a program: `deno run -A examples/echo-server/main.ts --help`.
+ * The echo-server operator as a program. `--help` lists the flags; `--print-rbac` and
+ * `--print-manifests` print its least-privilege RBAC and a one-replica StatefulSet.
  *
  * @module
  */
-import { runOperator } from "@roperator/core";
-import { config, sync } from "./operator.ts";
+import { operatorMain } from "@roperator/core";
+import { configInit, sync } from "./operator.ts";
 
 if (import.meta.main) {
-  const error = await runOperator(config, sync);
-  console.error(error);
-  Deno.exit(1);
+  Deno.exit(
+    await operatorMain(configInit, sync, { image: "ghcr.io/roperator/echo-server-operator:0.1.0" }),
+  );
 }

@@ -1,13 +1,16 @@
 /**
- * The temp-namespace operator as a program.
+ * The temp-namespace operator as a program. `--help` lists the flags; `--print-rbac` and
+ * `--print-manifests` print its least-privilege RBAC and a one-replica StatefulSet.
  *
  * @module
  */
-import { runOperator } from "@roperator/core";
-import { config, tempNamespaceHandler } from "./operator.ts";
+import { operatorMain } from "@roperator/core";
+import { configInit, tempNamespaceHandler } from "./operator.ts";
 
 if (import.meta.main) {
-  const error = await runOperator(config, tempNamespaceHandler());
-  console.error(error);
-  Deno.exit(1);
+  Deno.exit(
+    await operatorMain(configInit, tempNamespaceHandler(), {
+      image: "ghcr.io/roperator/temp-namespace-operator:0.1.0",
+    }),
+  );
 }

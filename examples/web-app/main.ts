@@ -1,13 +1,14 @@
 /**
- * The web-app operator as a program.
+ * The web-app operator as a program. `--help` lists the flags; `--print-rbac` and
+ * `--print-manifests` print its least-privilege RBAC and a one-replica StatefulSet.
  *
  * @module
  */
-import { runOperator } from "@roperator/core";
-import { config, sync } from "./operator.ts";
+import { operatorMain } from "@roperator/core";
+import { configInit, sync } from "./operator.ts";
 
 if (import.meta.main) {
-  const error = await runOperator(config, sync);
-  console.error(error);
-  Deno.exit(1);
+  Deno.exit(
+    await operatorMain(configInit, sync, { image: "ghcr.io/roperator/web-app-operator:0.1.0" }),
+  );
 }
