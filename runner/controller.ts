@@ -64,6 +64,22 @@ function deepEqual(a: unknown, b: unknown): boolean {
     );
 }
 
+/**
+ * A sync of one parent starting or ending, as given to {@linkcode Controller.onSync} listeners.
+ */
+export interface SyncEvent {
+  /** The parent key, `namespace/name` or `name`. */
+  readonly parent: string;
+  /** `"finalize"` when the parent is being deleted, `"sync"` otherwise. */
+  readonly phase: "sync" | "finalize";
+  /** `"started"`, then `"succeeded"` or `"failed"`. */
+  readonly state: "started" | "succeeded" | "failed";
+  /** How long the sync took, in ms; absent when it started. */
+  readonly durationMs?: number;
+  /** Why it failed (usually a {@linkcode SyncError}); only when it failed. */
+  readonly error?: unknown;
+}
+
 /** Everything the controller needs. */
 export interface ControllerOptions {
   /** The validated operator config. */
@@ -96,6 +112,7 @@ export class Controller {
   readonly #abort = new AbortController();
   #running: Promise<unknown> | undefined;
   #accepting = true;
+  readonly #syncListeners = new Set<(event: SyncEvent) => void>();
 
   /**
    * Creates the informers and the queue; nothing runs until `start()`.
@@ -204,6 +221,30 @@ export class Controller {
     return drained;
   }
 
+  /**
+   * Calls the listener when a sync of a parent starts and when it ends, for tests and tooling.
+   * A listener that throws is reported with `reportError` and does not disturb the sync.
+   *
+   * @param listener called synchronously with each event
+   * @returns a function that removes the listener
+   */
+  onSync(listener: (event: SyncEvent) => void): () => void {
+    this.#syncListeners.add(listener);
+    return () => {
+      this.#syncListeners.delete(listener);
+    };
+  }
+
+  #emitSync(event: SyncEvent): void {
+    for (const listener of this.#syncListeners) {
+      try {
+        listener(event);
+      } catch (error) {
+        reportError(error);
+      }
+    }
+  }
+
   #childrenOf(uid: string): KubernetesObject[] {
     const objects: KubernetesObject[] = [];
     for (const child of this.#children.values()) {
@@ -216,14 +257,20 @@ export class Controller {
     const started = performance.now();
     const parent = this.#parents.getByKey(key);
     if (!parent) return { ok: true };
+    const phase = parent.metadata?.deletionTimestamp ? "finalize" : "sync";
+    this.#emitSync({ parent: key, phase, state: "started" });
     try {
-      const result = parent.metadata?.deletionTimestamp
+      const result = phase === "finalize"
         ? await this.#finalize(key, parent)
         : await this.#reconcile(key, parent);
-      this.#metrics.syncDone(key, true, performance.now() - started);
+      const durationMs = performance.now() - started;
+      this.#metrics.syncDone(key, true, durationMs);
+      this.#emitSync({ parent: key, phase, state: "succeeded", durationMs });
       return result;
     } catch (error) {
-      this.#metrics.syncDone(key, false, performance.now() - started);
+      const durationMs = performance.now() - started;
+      this.#metrics.syncDone(key, false, durationMs);
+      this.#emitSync({ parent: key, phase, state: "failed", durationMs, error });
       logger.error("sync of {parent} failed: {error}", {
         parent: key,
         error: error instanceof Error ? error.message : String(error),

@@ -37,3 +37,15 @@ export {
   findControlPlaneBinaries,
   KUBERNETES_VERSION,
 } from "./binaries.ts";
+export {
+  type BusyParent,
+  type ParentFailures,
+  ReconcileFailedError,
+  ReconcileTimeoutError,
+  ResourceAssertionError,
+  type ResourceRef,
+  TEST_NAMESPACE_LABEL,
+  TestKit,
+  type TestKitOptions,
+  type WaitOptions,
+} from "./test_kit.ts";

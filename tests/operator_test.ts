@@ -159,9 +159,12 @@ Deno.test("a child is created, updated with Replace, and garbage-collected with 
 
     await parents.delete("p1");
     await eventually("the parent to go", async () => (await parents.find("p1")) === undefined);
+    // kube-controller-manager's garbage collector discovers a new CRD type only on its
+    // periodic (30 s) discovery resync, so a parent type it has not seen yet takes that long.
     await eventually(
       "the child to be garbage-collected",
       async () => (await cms.find("p1-child")) === undefined,
+      120_000,
     );
   });
 });
@@ -546,9 +549,12 @@ Deno.test("a cluster-scoped parent owns namespaced children", async () => {
     const child = await eventually("the namespaced child", () => cms.find("from-cluster-parent"));
     assert.equal(child.metadata?.ownerReferences?.[0]?.uid, parent.metadata?.uid);
     await parents.delete(name);
+    // kube-controller-manager's garbage collector discovers a new CRD type only on its
+    // periodic (30 s) discovery resync, so a parent type it has not seen yet takes that long.
     await eventually(
       "the child to be garbage-collected",
       async () => (await cms.find("from-cluster-parent")) === undefined,
+      120_000,
     );
   } finally {
     await op.stop();
