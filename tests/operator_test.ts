@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
@@ -41,9 +42,32 @@ const CRD: KubernetesObject & { metadata: { name: string } } = {
   },
 };
 
+// The runtime's debug logs are kept in memory and shown when a wait times out, so a failure on CI
+// explains itself.
+const recentLogs: string[] = [];
+
 let cp: ControlPlane;
 let admin: KubeClient;
 Deno.test.beforeAll(async () => {
+  await configure({
+    sinks: {
+      memory: (record: LogRecord) => {
+        recentLogs.push(
+          `${new Date(record.timestamp).toISOString()} ${record.level} ${
+            record.category.join(".")
+          } ${
+            record.message.map((part) => typeof part === "string" ? part : JSON.stringify(part))
+              .join("")
+          }`,
+        );
+        if (recentLogs.length > 200) recentLogs.shift();
+      },
+    },
+    loggers: [
+      { category: ["roperator"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["memory"] },
+    ],
+  });
   cp = await testControlPlane();
   admin = new KubeClient({
     server: cp.server,
@@ -66,6 +90,7 @@ Deno.test.beforeAll(async () => {
 Deno.test.afterAll(async () => {
   admin?.close();
   await cp?.stop();
+  await reset();
 });
 
 let counter = 0;
@@ -86,7 +111,9 @@ async function eventually<T>(
     if (value !== undefined && value !== false) return value;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`Timed out waiting for ${what}`);
+  throw new Error(
+    `Timed out waiting for ${what}; the last runtime logs:\n${recentLogs.slice(-60).join("\n")}`,
+  );
 }
 
 type ParentObject = KubernetesObject & { spec?: { value?: string; fail?: boolean } };
