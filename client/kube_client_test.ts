@@ -29,11 +29,7 @@ let cp: ControlPlane;
 let admin: KubeClient;
 Deno.test.beforeAll(async () => {
   cp = await testControlPlane();
-  admin = new KubeClient({
-    server: cp.server,
-    caCertificates: [cp.caCertificate],
-    credentials: { kind: "token", token: cp.adminToken },
-  });
+  admin = new KubeClient(cp.clientConfig);
 });
 Deno.test.afterAll(async () => {
   admin?.close();
@@ -284,11 +280,7 @@ Deno.test("a too-old resourceVersion yields 410 the caller can act on", async ()
     apiServerArgs: ["--watch-cache=false"],
     controllerManager: false,
   });
-  using client = new KubeClient({
-    server: own.server,
-    caCertificates: [own.caCertificate],
-    credentials: { kind: "token", token: own.adminToken },
-  });
+  using client = new KubeClient(own.clientConfig);
   const cms = new ResourceClient(client, ConfigMap, "default");
   await cms.create({ metadata: { name: "c1" } });
   const old = (await cms.list()).metadata.resourceVersion!;

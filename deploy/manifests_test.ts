@@ -294,11 +294,7 @@ Deno.test("toYaml: deterministic", () => {
 
 Deno.test("manifestsFor: the API server accepts the objects, and the pod passes the restricted Pod Security level", async () => {
   const cp = await testControlPlane();
-  const admin = new KubeClient({
-    server: cp.server,
-    caCertificates: [cp.caCertificate],
-    credentials: { kind: "token", token: cp.adminToken },
-  });
+  const admin = new KubeClient(cp.clientConfig);
   const suffix = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   const name = `manifests-${suffix}`;
   const namespaces = new ResourceClient(admin, k8s.core.v1.Namespace);

@@ -8,6 +8,7 @@ import { operatorConfig, type OperatorConfigInit } from "../config/operator_conf
 import { k8s } from "../config/resource_types.ts";
 import { startOperator } from "../runner/run_operator.ts";
 import { startControlPlane } from "../testkit/control_plane.ts";
+import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { explainRules, rbacFor } from "./rbac.ts";
 
 const EchoServer = resourceType({
@@ -363,44 +364,7 @@ Deno.test({
         plural: "widgets",
         namespaced: true,
       });
-      const crds = new ResourceClient(
-        admin,
-        k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
-      );
-      await crds.create({
-        apiVersion: "apiextensions.k8s.io/v1",
-        kind: "CustomResourceDefinition",
-        metadata: { name: "widgets.rbac-test.roperator.dev" },
-        spec: {
-          group: "rbac-test.roperator.dev",
-          scope: "Namespaced",
-          names: { plural: "widgets", singular: "widget", kind: "Widget" },
-          versions: [{
-            name: "v1",
-            served: true,
-            storage: true,
-            subresources: { status: {} },
-            schema: {
-              openAPIV3Schema: {
-                type: "object",
-                properties: {
-                  spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-                  status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-                },
-              },
-            },
-          }],
-        },
-      });
-      await eventually("the CRD to be established", async () => {
-        const crd = await crds.get("widgets.rbac-test.roperator.dev");
-        const conditions =
-          (crd.status as { conditions?: { type: string; status: string }[] } | undefined)
-            ?.conditions ?? [];
-        return conditions.some((c) => c.type === "Established" && c.status === "True")
-          ? true
-          : undefined;
-      });
+      await installCustomResourceDefinitions(admin, [testCustomResourceDefinition(Parent)]);
       await new ResourceClient(admin, k8s.core.v1.Namespace).create({
         metadata: { name: "team-a" },
       });

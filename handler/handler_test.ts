@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { Deployment } from "../config/resource_types.ts";
-import { normalizeHandler, type SyncResponse, syncRequest } from "./handler.ts";
+import { normalizeHandler, syncRequest, type SyncResponse } from "./handler.ts";
 
 Deno.test("SyncResponse accepts typed children such as a kubernetes-types Deployment", async () => {
   const deployment: Deployment = {

@@ -12,6 +12,7 @@
  * @module
  */
 import { dump as toYaml, load as fromYaml } from "js-yaml";
+import type { ClientConfig } from "../client/client_config.ts";
 import { type ControlPlaneBinaries, findControlPlaneBinaries } from "./binaries.ts";
 import {
   type CertificatePair,
@@ -92,6 +93,8 @@ export interface ControlPlaneState {
 export interface ControlPlane extends ControlPlaneState, AsyncDisposable {
   /** The admin kubeconfig as an object (client certificate and key inlined). */
   readonly kubeconfig: AdminKubeconfig;
+  /** A client config for the admin (its static token), for `KubeClient` or `startOperator`. */
+  readonly clientConfig: ClientConfig;
   /** The process ids, for tests that need to signal them. */
   readonly pids: Readonly<Record<string, number>>;
   /**
@@ -604,6 +607,11 @@ function makeControlPlane(state: ControlPlaneState, internals: Internals): Contr
   return {
     ...state,
     kubeconfig: internals.kubeconfig,
+    clientConfig: {
+      server: state.server,
+      caCertificates: [state.caCertificate],
+      credentials: { kind: "token", token: state.adminToken },
+    },
     pids: internals.pids,
     mintUser,
     serviceAccountToken,

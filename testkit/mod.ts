@@ -49,3 +49,8 @@ export {
   type TestKitOptions,
   type WaitOptions,
 } from "./test_kit.ts";
+export {
+  type InstallCrdsOptions,
+  installCustomResourceDefinitions,
+  testCustomResourceDefinition,
+} from "./crds.ts";

@@ -27,6 +27,7 @@ import type { SyncEvent } from "../runner/controller.ts";
 import { diffPaths, isSubset } from "../runner/diff.ts";
 import { type OperatorHandle, startOperator } from "../runner/run_operator.ts";
 import { type ControlPlane, testControlPlane } from "./control_plane.ts";
+import { installCustomResourceDefinitions } from "./crds.ts";
 
 /** The label set on the namespaces a {@linkcode TestKit} creates; its value is `"true"`. */
 export const TEST_NAMESPACE_LABEL = "roperator.dev/test-namespace";
@@ -287,46 +288,6 @@ function describeType(type: ResourceType): string {
   return `${type.apiVersion} ${type.kind}`;
 }
 
-async function installCrds(
-  client: KubeClient,
-  objects: readonly KubernetesObject[],
-  timeoutMs: number,
-): Promise<void> {
-  const crds = new ResourceClient(
-    client,
-    k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
-  );
-  for (const object of objects) {
-    const name = object.metadata?.name;
-    if (!name) throw new TypeError("Cannot install CRD: metadata.name is missing");
-    const isCrd = object.kind === undefined || object.kind === "CustomResourceDefinition";
-    if (!isCrd) {
-      throw new TypeError(
-        `Cannot install CRD "${name}": it is a ${object.kind}, not a CustomResourceDefinition`,
-      );
-    }
-    if (!(await crds.find(name))) {
-      try {
-        await crds.create(object);
-      } catch (error) {
-        if (!(error instanceof ApiError && error.isAlreadyExists)) throw error;
-      }
-    }
-    const established = await poll(timeoutMs, async () => {
-      const crd = await crds.get(name);
-      const conditions =
-        (crd.status as { conditions?: Array<{ type: string; status: string }> } | undefined)
-          ?.conditions ?? [];
-      return conditions.some((c) => c.type === "Established" && c.status === "True")
-        ? true
-        : undefined;
-    });
-    if (!established) {
-      throw new Error(`Cannot install CRD "${name}": not established after ${timeoutMs} ms`);
-    }
-  }
-}
-
 /**
  * An operator running against a real cluster for a test, confined to a namespace of its own,
  * with helpers to drive it and to assert on what it does.
@@ -521,7 +482,9 @@ export class TestKit implements AsyncDisposable {
       });
       cleanups.push(() => client.close());
 
-      if (options.crds?.length) await installCrds(client, options.crds, timeoutMs);
+      if (options.crds?.length) {
+        await installCustomResourceDefinitions(client, options.crds, { timeoutMs });
+      }
 
       let namespace = options.namespace;
       const ownsNamespace = namespace === undefined;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { installCustomResourceDefinitions, testCustomResourceDefinition } from "./crds.ts";
 import { type ControlPlane, testControlPlane } from "./control_plane.ts";
 import {
   ReconcileFailedError,
@@ -9,7 +10,7 @@ import {
 } from "./test_kit.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
-import { type KubernetesObject, type ResourceType, resourceType } from "../client/resource_type.ts";
+import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
@@ -21,53 +22,14 @@ const KitParent = resourceType({
   namespaced: true,
 });
 
-const CRD: KubernetesObject & { metadata: { name: string } } = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "kitparents.kit.roperator.dev" },
-  spec: {
-    group: "kit.roperator.dev",
-    scope: "Namespaced",
-    names: { plural: "kitparents", singular: "kitparent", kind: "KitParent" },
-    versions: [{
-      name: "v1",
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          properties: {
-            spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-            status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-          },
-        },
-      },
-    }],
-  },
-};
+const CRD: KubernetesObject = testCustomResourceDefinition(KitParent);
 
 let cp: ControlPlane;
 let admin: KubeClient;
 Deno.test.beforeAll(async () => {
   cp = await testControlPlane();
-  admin = new KubeClient({
-    server: cp.server,
-    caCertificates: [cp.caCertificate],
-    credentials: { kind: "token", token: cp.adminToken },
-  });
-  const crds = new ResourceClient(
-    admin,
-    k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
-  );
-  if (!(await crds.find(CRD.metadata.name))) await crds.create(CRD);
-  for (let i = 0; i < 100; i++) {
-    const crd = await crds.get(CRD.metadata.name);
-    const conditions = (crd.status as { conditions?: Array<{ type: string; status: string }> })
-      ?.conditions ?? [];
-    if (conditions.some((c) => c.type === "Established" && c.status === "True")) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  admin = new KubeClient(cp.clientConfig);
+  await installCustomResourceDefinitions(admin, [CRD]);
 });
 Deno.test.afterAll(async () => {
   admin?.close();

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
-import { type KubernetesObject, type ResourceType, resourceType } from "../client/resource_type.ts";
+import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
@@ -16,31 +17,12 @@ const Parent = resourceType({
   namespaced: true,
 });
 
-const CRD: KubernetesObject & { metadata: { name: string } } = {
-  apiVersion: "apiextensions.k8s.io/v1",
-  kind: "CustomResourceDefinition",
-  metadata: { name: "testparents.test.roperator.dev" },
-  spec: {
-    group: "test.roperator.dev",
-    scope: "Namespaced",
-    names: { plural: "testparents", singular: "testparent", kind: "TestParent" },
-    versions: [{
-      name: "v1",
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      schema: {
-        openAPIV3Schema: {
-          type: "object",
-          properties: {
-            spec: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-            status: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-          },
-        },
-      },
-    }],
-  },
-};
+const ClusterParent = resourceType({
+  apiVersion: "test.roperator.dev/v1",
+  kind: "TestClusterParent",
+  plural: "testclusterparents",
+  namespaced: false,
+});
 
 // The runtime's debug logs are kept in memory and shown when a wait times out, so a failure on CI
 // explains itself.
@@ -69,23 +51,11 @@ Deno.test.beforeAll(async () => {
     ],
   });
   cp = await testControlPlane();
-  admin = new KubeClient({
-    server: cp.server,
-    caCertificates: [cp.caCertificate],
-    credentials: { kind: "token", token: cp.adminToken },
-  });
-  const crds = new ResourceClient(
-    admin,
-    k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
-  );
-  if (!(await crds.find(CRD.metadata.name))) await crds.create(CRD);
-  for (let i = 0; i < 100; i++) {
-    const crd = await crds.get(CRD.metadata.name);
-    const conditions = (crd.status as { conditions?: Array<{ type: string; status: string }> })
-      ?.conditions ?? [];
-    if (conditions.some((c) => c.type === "Established" && c.status === "True")) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  admin = new KubeClient(cp.clientConfig);
+  await installCustomResourceDefinitions(admin, [
+    testCustomResourceDefinition(Parent),
+    testCustomResourceDefinition(ClusterParent),
+  ]);
 });
 Deno.test.afterAll(async () => {
   admin?.close();
@@ -134,11 +104,7 @@ async function withOperator(
     ...init,
   });
   const op = await startOperator(config, finalize ? { sync: handler, finalize } : handler, {
-    clientConfig: {
-      server: cp.server,
-      caCertificates: [cp.caCertificate],
-      credentials: { kind: "token", token: cp.adminToken },
-    },
+    clientConfig: cp.clientConfig,
   });
   try {
     await op.ready;
@@ -515,38 +481,7 @@ Deno.test("a handler that hangs past syncTimeoutMs fails its own parent only, an
   });
 });
 
-const ClusterParent = resourceType({
-  apiVersion: "test.roperator.dev/v1",
-  kind: "TestClusterParent",
-  plural: "testclusterparents",
-  namespaced: false,
-});
-
 Deno.test("a cluster-scoped parent owns namespaced children", async () => {
-  const crds = new ResourceClient(
-    admin,
-    k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
-  );
-  const crd = structuredClone(CRD) as KubernetesObject & {
-    metadata: { name: string };
-    spec: Record<string, unknown>;
-  };
-  crd.metadata = { name: "testclusterparents.test.roperator.dev" };
-  crd.spec.scope = "Cluster";
-  crd.spec.names = {
-    plural: "testclusterparents",
-    singular: "testclusterparent",
-    kind: "TestClusterParent",
-  };
-  if (!(await crds.find(crd.metadata.name))) await crds.create(crd);
-  await eventually("the cluster CRD", async () => {
-    const c = await crds.get(crd.metadata.name);
-    const conditions =
-      (c.status as { conditions?: Array<{ type: string; status: string }> })?.conditions ?? [];
-    return conditions.some((x) => x.type === "Established" && x.status === "True")
-      ? true
-      : undefined;
-  });
   const ns = await namespace();
   const parents = new ResourceClient<ParentObject>(admin, ClusterParent);
   const cms = new ResourceClient(admin, k8s.core.v1.ConfigMap, ns);
@@ -564,11 +499,7 @@ Deno.test("a cluster-scoped parent owns namespaced children", async () => {
       metadata: { name: "from-cluster-parent", namespace: ns },
     }],
   }), {
-    clientConfig: {
-      server: cp.server,
-      caCertificates: [cp.caCertificate],
-      credentials: { kind: "token", token: cp.adminToken },
-    },
+    clientConfig: cp.clientConfig,
   });
   try {
     await op.ready;

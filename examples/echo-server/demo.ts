@@ -17,10 +17,9 @@ import {
   KubeClient,
   type KubernetesObject,
   ResourceClient,
-  type ResourceType,
   startOperator,
 } from "@roperator/core";
-import { startControlPlane } from "@roperator/core/testkit";
+import { installCustomResourceDefinitions, startControlPlane } from "@roperator/core/testkit";
 import { config, type EchoServer, EchoServerType, sync } from "./operator.ts";
 
 const { values } = parseArgs({
@@ -37,11 +36,7 @@ const cp = await startControlPlane();
 print(`  ready in ${cp.startupMs} ms at ${cp.server}`);
 print(`  kubeconfig: ${cp.kubeconfigPath}`);
 
-const clientConfig: ClientConfig = {
-  server: cp.server,
-  caCertificates: [cp.caCertificate],
-  credentials: { kind: "token", token: cp.adminToken },
-};
+const clientConfig: ClientConfig = cp.clientConfig;
 const client = new KubeClient(clientConfig);
 let operator: Awaited<ReturnType<typeof startOperator>> | undefined;
 let exitCode = 0;
@@ -63,20 +58,7 @@ Deno.addSignalListener("SIGTERM", () => void shutdown(0));
 try {
   print("Installing the EchoServer CRD …");
   const crdText = await Deno.readTextFile(new URL("./crd.yaml", import.meta.url));
-  const crds = new ResourceClient(
-    client,
-    k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
-  );
-  const crd = parseYaml(crdText) as KubernetesObject;
-  await crds.create(crd);
-  for (let i = 0;; i++) {
-    const current = await crds.get(crd.metadata!.name!);
-    const conditions = (current.status as { conditions?: Array<{ type: string; status: string }> })
-      ?.conditions ?? [];
-    if (conditions.some((c) => c.type === "Established" && c.status === "True")) break;
-    if (i > 100) throw new Error("Cannot install the CRD: not established after 10 s");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await installCustomResourceDefinitions(client, [parseYaml(crdText) as KubernetesObject]);
 
   print(`Starting the operator "${config.name}" …`);
   operator = await startOperator(config, sync, { clientConfig });

@@ -12,34 +12,23 @@ import {
   permissionFlags,
   rbacFor,
   ResourceClient,
-  type ResourceType,
 } from "@roperator/core";
-import { type ControlPlane, testControlPlane } from "@roperator/core/testkit";
+import {
+  type ControlPlane,
+  installCustomResourceDefinitions,
+  testControlPlane,
+} from "@roperator/core/testkit";
 import { configInit, EchoServerType } from "./operator.ts";
 
 let cp: ControlPlane;
 let admin: KubeClient;
 Deno.test.beforeAll(async () => {
   cp = await testControlPlane();
-  admin = new KubeClient({
-    server: cp.server,
-    caCertificates: [cp.caCertificate],
-    credentials: { kind: "token", token: cp.adminToken },
-  });
+  admin = new KubeClient(cp.clientConfig);
   const crd = parseYaml(
     await Deno.readTextFile(new URL("./crd.yaml", import.meta.url)),
   ) as KubernetesObject;
-  const crds = new ResourceClient(
-    admin,
-    k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
-  );
-  if (!(await crds.find(crd.metadata!.name!))) await crds.create(crd);
-  await waitFor("the CRD", async () => {
-    const c = await crds.get(crd.metadata!.name!);
-    const conditions = (c.status as { conditions?: Array<{ type: string; status: string }> })
-      ?.conditions;
-    return conditions?.some((x) => x.type === "Established" && x.status === "True");
-  });
+  await installCustomResourceDefinitions(admin, [crd]);
 });
 Deno.test.afterAll(async () => {
   admin?.close();
