@@ -22,7 +22,7 @@ async function exists(path: string): Promise<boolean> {
 
 Deno.test("startControlPlane() starts and stops cleanly twice in a row", async () => {
   for (let round = 1; round <= 2; round++) {
-    const cp = await startControlPlane();
+    const cp = await startControlPlane({ tokenUsers: [{ name: "bob", groups: ["team-b"] }] });
     const pids = Object.values(cp.pids);
     assert.equal(pids.length, 3, "etcd, kube-apiserver and kube-controller-manager");
     assert.ok(pids.every(alive), "every process runs");
@@ -31,6 +31,25 @@ Deno.test("startControlPlane() starts and stops cleanly twice in a row", async (
     const res = await cp.adminFetch("/readyz");
     assert.equal(res.status, 200);
     await res.body?.cancel();
+    // A user named in tokenUsers authenticates with its static token.
+    const bob = await cp.mintUser("bob");
+    assert.ok(bob.token);
+    const client = Deno.createHttpClient({ caCerts: [cp.caCertificate] });
+    try {
+      const review = await fetch(`${cp.server}/apis/authentication.k8s.io/v1/selfsubjectreviews`, {
+        client,
+        method: "POST",
+        headers: { Authorization: `Bearer ${bob.token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }),
+      });
+      const body = await review.json() as {
+        status: { userInfo: { username: string; groups: string[] } };
+      };
+      assert.equal(body.status.userInfo.username, "bob");
+      assert.ok(body.status.userInfo.groups.includes("team-b"));
+    } finally {
+      client.close();
+    }
     await cp.stop();
     assert.ok(!pids.some(alive), "no process outlives stop()");
     assert.ok(!(await exists(cp.dir)), "the directory is removed");
