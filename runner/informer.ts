@@ -73,6 +73,18 @@ export function objectKey(object: KubernetesObject): string {
   return ns ? `${ns}/${object.metadata?.name}` : `${object.metadata?.name}`;
 }
 
+/**
+ * Whether `a` is a later state of an object than `b`. resourceVersions are opaque by contract,
+ * but every storage kube-apiserver ships (etcd) uses increasing integers; when either is not an
+ * integer, nothing can be said and the answer is false.
+ */
+function isNewer(a: KubernetesObject, b: KubernetesObject): boolean {
+  const ra = a.metadata?.resourceVersion;
+  const rb = b.metadata?.resourceVersion;
+  if (!ra || !rb || !/^\d+$/.test(ra) || !/^\d+$/.test(rb)) return false;
+  return BigInt(ra) > BigInt(rb);
+}
+
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
@@ -168,7 +180,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   observe(object: T): void {
     const transformed = this.#transform(object);
     const current = this.#cache.get(objectKey(transformed));
-    if (current?.metadata?.resourceVersion === transformed.metadata?.resourceVersion) return;
+    // The watch may already have delivered a newer state (say, a deletion that happened while
+    // our write was in flight): never replace it with the older result of our own write.
+    if (current && !isNewer(transformed, current)) return;
     this.#store(transformed);
   }
 
