@@ -38,11 +38,15 @@
 
 // Configuration
 export {
+  type CacheTransform,
   type ChildConfig,
   childConfigFor,
   DEFAULT_FINALIZER_PREFIX,
   DEFAULT_OWNERSHIP_LABEL,
   DEFAULT_TRACKING_LABEL,
+  type LeaderElectionConfig,
+  type LeaderElectionInit,
+  type LeaderLostAction,
   type OperatorConfig,
   operatorConfig,
   OperatorConfigError,
@@ -164,28 +168,50 @@ export {
 
 // Runner
 export {
+  type OperatorEntry,
   OperatorFatalError,
+  type OperatorGroupHandle,
   type OperatorHandle,
   runOperator,
   runOperatorWithClientConfig,
   startOperator,
   type StartOperatorOptions,
+  startOperators,
+  type StartOperatorsOptions,
 } from "./runner/run_operator.ts";
 export { OperatorMetrics, type WriteKind } from "./runner/operator_metrics.ts";
 export {
   Controller,
   type ControllerOptions,
   SyncError,
+  type SyncErrorOptions,
   type SyncEvent,
 } from "./runner/controller.ts";
 export {
   Informer,
   type InformerChange,
   type InformerOptions,
+  LAST_APPLIED_ANNOTATION,
   objectKey,
+  pruneCachedObject,
   pruneManagedFields,
   type RestartReason,
 } from "./runner/informer.ts";
+export {
+  type InformerHandle,
+  InformerPool,
+  type InformerSubscriber,
+  type SharedInformerOptions,
+} from "./runner/informer_pool.ts";
+export {
+  defaultIdentity,
+  LeaderElector,
+  type LeaderElectorOptions,
+  type Leadership,
+  LeadershipLostError,
+} from "./runner/leader_election.ts";
+export { type EventInit, EventRecorder, type EventRecorderOptions } from "./runner/events.ts";
+export { TRACER_NAME } from "./runner/tracing.ts";
 export {
   WorkQueue,
   type WorkQueueObserver,

@@ -46,6 +46,9 @@ Deno.test("operatorConfig: fills every default", () => {
     watchIdleTimeoutMs: 70_000,
     relistPeriodMs: 1_800_000,
     parentLabelSelector: undefined,
+    leaderElection: undefined,
+    events: true,
+    transform: undefined,
   });
   assert.equal(DEFAULT_TRACKING_LABEL, "app.kubernetes.io/instance");
   assert.equal(DEFAULT_OWNERSHIP_LABEL, "app.kubernetes.io/managed-by");

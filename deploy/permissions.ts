@@ -17,6 +17,7 @@ export const OPERATOR_ENV_VARS: readonly string[] = Object.freeze([
   "KUBECONFIG",
   "HOME",
   "ROPERATOR_NAMESPACE",
+  "HOSTNAME",
 ]);
 
 /** Options for {@linkcode permissionFlags}. */

@@ -34,9 +34,15 @@ export interface RbacOptions {
    * `leaderElection`). Default: `config.namespace`, else `"default"`.
    */
   namespace?: string;
-  /** Grant `get`, `create` and `update` on Leases (`coordination.k8s.io`). Default `false`. */
+  /**
+   * Grant `get`, `create` and `update` on Leases (`coordination.k8s.io`). Default: whether the
+   * config enables leader election.
+   */
   leaderElection?: boolean;
-  /** Grant `create` and `patch` on Events (`events.k8s.io`). Default `false`. */
+  /**
+   * Grant `create` and `patch` on Events (`events.k8s.io`). Default: whether the config records
+   * Events (`config.events`, on by default).
+   */
   events?: boolean;
 }
 
@@ -163,16 +169,16 @@ function needsOf(config: OperatorConfig, options: RbacOptions, namespace: string
       }, strategy ${child.updateStrategy})`,
     });
   }
-  if (options.leaderElection) {
+  if (options.leaderElection ?? config.leaderElection !== undefined) {
     needs.push({
-      namespace,
+      namespace: config.leaderElection?.namespace ?? namespace,
       group: "coordination.k8s.io",
       resource: "leases",
       verbs: ["get", "create", "update"],
       reason: `leader election: hold a Lease in namespace "${namespace}"`,
     });
   }
-  if (options.events) {
+  if (options.events ?? config.events) {
     needs.push({
       namespace: parentScope,
       group: "events.k8s.io",

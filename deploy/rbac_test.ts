@@ -25,8 +25,11 @@ const ClusterEcho = resourceType({
   namespaced: false,
 });
 
+// Events are off here so that each test sees only the rules it is about; "events and leader
+// election follow the config" covers the defaults.
 const base: OperatorConfigInit = {
   name: "echo",
+  events: false,
   parent: EchoServer,
   children: [
     { type: k8s.core.v1.Service, updateStrategy: "Replace" },
@@ -255,6 +258,23 @@ Deno.test("rbacFor: leader election adds a Lease rule in the operator's namespac
     !JSON.stringify(without).includes("leases"),
     "no Lease rule without leader election",
   );
+});
+
+Deno.test("rbacFor: events and leader election follow the config unless the options say otherwise", () => {
+  const rulesOf = (objects: KubernetesObject[]) => JSON.stringify(objects);
+  const { events: _off, ...withoutEvents } = base;
+  const defaults = operatorConfig(withoutEvents);
+  assert.ok(rulesOf(rbacFor(defaults)).includes("events.k8s.io"), "events are on by default");
+  assert.ok(!rulesOf(rbacFor(defaults, { events: false })).includes("events.k8s.io"));
+  assert.ok(!rulesOf(rbacFor(defaults)).includes("leases"));
+  const elected = operatorConfig({
+    ...base,
+    leaderElection: { namespace: "locks", onLost: "exit" },
+  });
+  const objects = rbacFor(elected, { namespace: "operators" });
+  const role = objects.find((o) => o.kind === "Role" && o.metadata?.namespace === "locks");
+  assert.ok(role, "the Lease rule is a Role in the Lease's namespace");
+  assert.ok(JSON.stringify(role.rules).includes("leases"));
 });
 
 Deno.test("rbacFor: events toggle", () => {

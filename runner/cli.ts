@@ -36,7 +36,8 @@ import {
 import { manifestsFor, toYaml } from "../deploy/manifests.ts";
 import { explainRules, rbacFor } from "../deploy/rbac.ts";
 import type { Handler } from "../handler/handler.ts";
-import { runOperatorWithClientConfig } from "./run_operator.ts";
+import { ClientConfigError } from "../client/config_error.ts";
+import { OperatorFatalError, runOperatorWithClientConfig } from "./run_operator.ts";
 
 /** The log levels `--log-level` accepts, lowest first. */
 const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -366,6 +367,14 @@ function messageOf(error: unknown): string {
 }
 
 /**
+ * The error as a log property, for unexpected errors only: the message of a configuration or
+ * fatal operator error (a missing permission, a missing CRD) says it all, without a stack trace.
+ */
+function errorProperty(error: unknown): { error?: unknown } {
+  return error instanceof ClientConfigError || error instanceof OperatorFatalError ? {} : { error };
+}
+
+/**
  * Sets up LogTape for the operator process, unless the program configured it already: one
  * console sink writing every record to stderr, as JSON Lines or as text (coloured on a
  * terminal), from `level` up.
@@ -512,7 +521,7 @@ export async function operatorMain<P extends KubernetesObject = KubernetesObject
     logger.fatal("operator {name} cannot start: {message}", {
       name: config.name,
       message: messageOf(error),
-      error,
+      ...errorProperty(error),
     });
     return 1;
   }
@@ -525,7 +534,7 @@ export async function operatorMain<P extends KubernetesObject = KubernetesObject
   logger.fatal("operator {name} stopped: {message}", {
     name: config.name,
     message: messageOf(error),
-    error,
+    ...errorProperty(error),
   });
   return 1;
 }

@@ -10,7 +10,7 @@ import { ApiError } from "../client/errors.ts";
 import type { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, type ResourceType, typeKey } from "../client/resource_type.ts";
-import type { ChildConfig, OperatorConfig } from "../config/operator_config.ts";
+import type { CacheTransform, ChildConfig, OperatorConfig } from "../config/operator_config.ts";
 import { Children } from "../handler/children.ts";
 import type {
   FinalizeResponse,
@@ -20,28 +20,50 @@ import type {
 } from "../handler/handler.ts";
 import { KeyedBackoff } from "../handler/backoff.ts";
 import { diffPaths, isSubset } from "./diff.ts";
-import { Informer, objectKey } from "./informer.ts";
+import { type Informer, objectKey, pruneCachedObject } from "./informer.ts";
+import { type InformerHandle, InformerPool } from "./informer_pool.ts";
 import { WorkQueue, type WorkResult } from "./work_queue.ts";
 import type { OperatorMetrics } from "./operator_metrics.ts";
+import type { EventRecorder } from "./events.ts";
+import { type Leadership, LeadershipLostError } from "./leader_election.ts";
+import { traceSync } from "./tracing.ts";
 
 const logger = getLogger(["roperator", "controller"]);
+
+/** Options for {@linkcode SyncError}. */
+export interface SyncErrorOptions extends ErrorOptions {
+  /**
+   * The Event reason this failure is reported with: `"ChildWriteRejected"` when the API server
+   * rejected a child write. Default: `SyncFailed` (or `FinalizeFailed` while finalizing).
+   */
+  reason?: string;
+}
 
 /** A handler error, a rejected write or an invalid child, tied to one parent. */
 export class SyncError extends Error {
   /** The parent, as `namespace/name` or `name`. */
   readonly parent: string;
+  /** What failed, without the `Cannot sync parent "…": ` prefix. */
+  readonly detail: string;
+  /** The Event reason, when it is not the default one (see {@linkcode SyncErrorOptions}). */
+  readonly reason: string | undefined;
 
   /**
    * Creates an error for a failed sync of one parent.
    *
    * @param parent the parent key
    * @param message what failed
-   * @param options the cause
+   * @param options the cause and the Event reason
    */
-  constructor(parent: string, message: string, options?: ErrorOptions) {
-    super(`Cannot sync parent "${parent}": ${message}`, options);
+  constructor(parent: string, message: string, options?: SyncErrorOptions) {
+    super(
+      `Cannot sync parent "${parent}": ${message}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = "SyncError";
     this.parent = parent;
+    this.detail = message;
+    this.reason = options?.reason;
   }
 }
 
@@ -90,6 +112,15 @@ export interface ControllerOptions {
   handler: Required<HandlerObject<KubernetesObject>>;
   /** The metrics to update. */
   metrics: OperatorMetrics;
+  /**
+   * Leader election: when given, only the leader syncs, and every write of a sync is fenced by
+   * {@linkcode Leadership.holds}. Without it, this instance always syncs.
+   */
+  leadership?: Leadership;
+  /** Records Events on parents; none are recorded without it. */
+  events?: EventRecorder;
+  /** Shares informers with other controllers; by default the controller has its own. */
+  informers?: InformerPool;
 }
 
 interface ChildState {
@@ -98,41 +129,86 @@ interface ChildState {
   informer: Informer;
 }
 
+/** One sync: the parent key and the leadership term it started in. */
+interface SyncContext {
+  key: string;
+  term: number;
+  /** Aborted when leadership of that term is lost. */
+  leadership: AbortSignal | undefined;
+}
+
+const composedTransforms = new WeakMap<
+  CacheTransform,
+  Map<string, (object: KubernetesObject) => KubernetesObject>
+>();
+
+/**
+ * The cache transform of one type: the built-in pruning, then the user's transform. The same
+ * function is returned for the same user transform and type, so informers can be shared.
+ */
+function transformFor(
+  transform: CacheTransform | undefined,
+  type: ResourceType,
+): ((object: KubernetesObject) => KubernetesObject) | undefined {
+  if (transform === undefined) return undefined;
+  let byType = composedTransforms.get(transform);
+  if (byType === undefined) composedTransforms.set(transform, byType = new Map());
+  const key = typeKey(type);
+  let composed = byType.get(key);
+  if (composed === undefined) {
+    composed = (object) => transform(pruneCachedObject(object), type);
+    byType.set(key, composed);
+  }
+  return composed;
+}
+
 /** Runs the informers and the sync loop of one operator. */
 export class Controller {
   readonly #config: OperatorConfig;
   readonly #handler: Required<HandlerObject<KubernetesObject>>;
   readonly #metrics: OperatorMetrics;
+  readonly #leadership: Leadership | undefined;
+  readonly #events: EventRecorder | undefined;
   readonly #parentClient: ResourceClient;
+  readonly #parentHandle: InformerHandle;
   readonly #parents: Informer;
-  readonly #children = new Map<string, ChildState>();
+  readonly #children = new Map<string, ChildState & { handle: InformerHandle }>();
   readonly #uidToKey = new Map<string, string>();
   readonly #queue: WorkQueue;
   readonly #backoff: KeyedBackoff;
-  readonly #abort = new AbortController();
-  #running: Promise<unknown> | undefined;
+  #running = false;
   #accepting = true;
+  /** Aborted when the leadership term in which it was created ends. */
+  #termAbort = new AbortController();
+  #unsubscribeLeadership: (() => void) | undefined;
   readonly #syncListeners = new Set<(event: SyncEvent) => void>();
 
   /**
    * Creates the informers and the queue; nothing runs until `start()`.
    *
-   * @param options config, client, handler and metrics
+   * @param options config, client, handler, metrics, and optionally leadership, an event
+   * recorder and a shared informer pool
    */
   constructor(options: ControllerOptions) {
     const { config, client, metrics } = options;
     this.#config = config;
     this.#handler = options.handler;
     this.#metrics = metrics;
+    this.#leadership = options.leadership;
+    this.#events = options.events;
+    const pool = options.informers ?? new InformerPool();
     this.#backoff = new KeyedBackoff({ maxMs: config.maxErrorBackoffMs });
     this.#parentClient = new ResourceClient(client, config.parent, config.namespace);
-    const informerOptions = {
+    const timings = {
       idleTimeoutMs: config.watchIdleTimeoutMs,
       relistPeriodMs: config.relistPeriodMs,
     };
-    this.#parents = new Informer(this.#parentClient, {
-      ...informerOptions,
+    const parentTransform = transformFor(config.transform, config.parent);
+    this.#parentHandle = pool.acquire(this.#parentClient, {
+      ...timings,
       ...(config.parentLabelSelector ? { labelSelector: config.parentLabelSelector } : {}),
+      ...(parentTransform ? { transform: parentTransform } : {}),
+    }, {
       onChange: (change) => {
         const key = objectKey(change.object);
         const uid = change.object.metadata?.uid;
@@ -141,6 +217,7 @@ export class Controller {
           this.#queue.forget(key);
           this.#backoff.delete(key);
           this.#metrics.forgetParent(key);
+          this.#events?.forget(change.object);
           return;
         }
         if (uid) this.#uidToKey.set(uid, key);
@@ -148,12 +225,16 @@ export class Controller {
       },
       onRestart: (reason) => this.#metrics.watchRestart(config.parent, reason),
     });
+    this.#parents = this.#parentHandle.informer;
     for (const child of config.children) {
       const childClient = new ResourceClient(client, child.type, config.namespace);
-      const informer = new Informer(childClient, {
-        ...informerOptions,
+      const transform = transformFor(config.transform, child.type);
+      const handle = pool.acquire(childClient, {
+        ...timings,
         labelSelector: config.trackingLabel,
-        indexBy: (object) => object.metadata?.labels?.[config.trackingLabel],
+        indexLabel: config.trackingLabel,
+        ...(transform ? { transform } : {}),
+      }, {
         onChange: (change) => {
           const uid = change.object.metadata?.labels?.[config.trackingLabel];
           const key = uid === undefined ? undefined : this.#uidToKey.get(uid);
@@ -161,7 +242,12 @@ export class Controller {
         },
         onRestart: (reason) => this.#metrics.watchRestart(child.type, reason),
       });
-      this.#children.set(typeKey(child.type), { config: child, client: childClient, informer });
+      this.#children.set(typeKey(child.type), {
+        config: child,
+        client: childClient,
+        informer: handle.informer,
+        handle,
+      });
     }
     this.#queue = new WorkQueue({
       concurrency: config.concurrency,
@@ -182,6 +268,11 @@ export class Controller {
     return this.informers.every((i) => i.synced);
   }
 
+  /** Whether this instance syncs now: always without leader election, else while it leads. */
+  get leading(): boolean {
+    return this.#leadership === undefined || this.#leadership.isLeader();
+  }
+
   /** The work queue, for tests and metrics. */
   get queue(): WorkQueue {
     return this.#queue;
@@ -191,33 +282,68 @@ export class Controller {
     if (!this.#accepting) return;
     // Wait for every cache before the first sync: a sync on a partial child cache would
     // create children that already exist, or delete ones it has not seen yet.
-    if (!this.synced) return;
+    if (!this.#running || !this.synced) return;
+    // Followers keep their caches warm but sync nothing.
+    if (!this.leading) return;
     this.#queue.add(key);
   }
 
+  #enqueueAll(): void {
+    for (const parent of this.#parents.list()) this.#enqueue(objectKey(parent));
+  }
+
+  #onLeadership(leading: boolean): void {
+    if (leading) {
+      this.#termAbort = new AbortController();
+      this.#enqueueAll();
+      return;
+    }
+    // Lost: abort the handlers of this term and drop the queued work; every write of a sync in
+    // flight is fenced. The next leader syncs every parent anyway.
+    this.#termAbort.abort(
+      new LeadershipLostError(this.#leadership!.lease, this.#leadership!.identity),
+    );
+    for (const parent of this.#parents.list()) this.#queue.forget(objectKey(parent));
+  }
+
   /**
-   * Starts the informers; syncs begin once every cache is complete.
+   * Starts the informers; syncs begin once every cache is complete (and, with leader election,
+   * once this instance leads).
    *
    * @returns a promise that resolves when every cache has synced
    */
   async start(): Promise<void> {
-    const signal = this.#abort.signal;
-    this.#running = Promise.all(this.informers.map((i) => i.run(signal)));
+    this.#parentHandle.start();
+    for (const child of this.#children.values()) child.handle.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
-    for (const parent of this.#parents.list()) this.#queue.add(objectKey(parent));
+    if (!this.#accepting) return;
+    // A shared informer may have synced before this controller subscribed: learn its parents.
+    for (const parent of this.#parents.list()) {
+      const uid = parent.metadata?.uid;
+      if (uid) this.#uidToKey.set(uid, objectKey(parent));
+    }
+    this.#running = true;
+    this.#unsubscribeLeadership = this.#leadership?.onChange((leading) =>
+      this.#onLeadership(leading)
+    );
+    this.#enqueueAll();
   }
 
   /**
-   * Stops taking work, lets in-flight syncs finish within the bound, and closes every watch.
+   * Stops taking work, lets in-flight syncs finish within the bound, and closes every watch
+   * (shared informers stay open for their other users).
    *
    * @param drainTimeoutMs how long in-flight syncs may take
    * @returns whether every in-flight sync finished
    */
   async stop(drainTimeoutMs = 10_000): Promise<boolean> {
     this.#accepting = false;
+    this.#unsubscribeLeadership?.();
     const { drained } = await this.#queue.shutdown({ drainTimeoutMs });
-    this.#abort.abort();
-    await this.#running;
+    await Promise.all([
+      this.#parentHandle.release(),
+      ...[...this.#children.values()].map((c) => c.handle.release()),
+    ]);
     return drained;
   }
 
@@ -253,30 +379,96 @@ export class Controller {
     return objects;
   }
 
+  /** The write fence: throws when the sync's leadership term is over. */
+  #fence(ctx: SyncContext): void {
+    const leadership = this.#leadership;
+    if (leadership !== undefined && !leadership.holds(ctx.term)) {
+      throw new LeadershipLostError(leadership.lease, leadership.identity);
+    }
+  }
+
+  #fenced(ctx: SyncContext, error: unknown): boolean {
+    if (this.#leadership === undefined) return false;
+    if (error instanceof LeadershipLostError) return true;
+    if (error instanceof Error && error.cause instanceof LeadershipLostError) return true;
+    return !this.#leadership.holds(ctx.term);
+  }
+
   async #sync(key: string): Promise<WorkResult> {
     const started = performance.now();
     const parent = this.#parents.getByKey(key);
     if (!parent) return { ok: true };
+    const term = this.#leadership?.term ?? 0;
+    // Not leading (any more): drop the key; the leader syncs it.
+    if (this.#leadership !== undefined && !this.#leadership.holds(term)) return { ok: true };
+    const ctx: SyncContext = {
+      key,
+      term,
+      leadership: this.#leadership === undefined ? undefined : this.#termAbort.signal,
+    };
     const phase = parent.metadata?.deletionTimestamp ? "finalize" : "sync";
     this.#emitSync({ parent: key, phase, state: "started" });
     try {
-      const result = phase === "finalize"
-        ? await this.#finalize(key, parent)
-        : await this.#reconcile(key, parent);
+      const result = await traceSync(
+        parent,
+        { operator: this.#config.name, phase },
+        () => phase === "finalize" ? this.#finalize(ctx, parent) : this.#reconcile(ctx, parent),
+      );
       const durationMs = performance.now() - started;
       this.#metrics.syncDone(key, true, durationMs);
       this.#emitSync({ parent: key, phase, state: "succeeded", durationMs });
       return result;
     } catch (error) {
       const durationMs = performance.now() - started;
+      if (this.#fenced(ctx, error)) {
+        // Not a failure of the parent: this instance stopped leading while syncing it.
+        this.#emitSync({ parent: key, phase, state: "failed", durationMs, error });
+        logger.info("stopped the sync of {parent}: no longer the leader", { parent: key });
+        return { ok: true };
+      }
       this.#metrics.syncDone(key, false, durationMs);
       this.#emitSync({ parent: key, phase, state: "failed", durationMs, error });
       logger.error("sync of {parent} failed: {error}", {
         parent: key,
         error: error instanceof Error ? error.message : String(error),
       });
+      this.#recordFailure(ctx, parent, phase, error);
       return { ok: false };
     }
+  }
+
+  #recordFailure(
+    ctx: SyncContext,
+    parent: KubernetesObject,
+    phase: "sync" | "finalize",
+    error: unknown,
+  ): void {
+    if (this.#events === undefined) return;
+    if (this.#leadership !== undefined && !this.#leadership.holds(ctx.term)) return;
+    const reason = error instanceof SyncError && error.reason !== undefined
+      ? error.reason
+      : phase === "finalize"
+      ? "FinalizeFailed"
+      : "SyncFailed";
+    this.#events.record({
+      regarding: this.#regarding(parent),
+      type: "Warning",
+      reason,
+      action: phase === "finalize" ? "Finalize" : "Sync",
+      note: error instanceof SyncError
+        ? error.detail
+        : error instanceof Error
+        ? error.message
+        : String(error),
+    });
+  }
+
+  #regarding(parent: KubernetesObject): KubernetesObject {
+    return {
+      ...parent,
+      apiVersion: parent.apiVersion ?? this.#config.parent.apiVersion,
+      kind: parent.kind ?? this.#config.parent.kind,
+    };
   }
 
   /**
@@ -284,29 +476,40 @@ export class Controller {
    * a handler that mutates it cannot corrupt the cache; its signal aborts at the sync timeout.
    */
   async #callHandler<T>(
-    key: string,
+    ctx: SyncContext,
     what: "sync" | "finalize",
     snapshot: { parent: KubernetesObject; children: KubernetesObject[] },
     call: (request: SyncRequest) => T | Promise<T>,
   ): Promise<T> {
+    const key = ctx.key;
     const timeout = new AbortController();
+    const signal = ctx.leadership
+      ? AbortSignal.any([timeout.signal, ctx.leadership])
+      : timeout.signal;
     const request: SyncRequest = {
       parent: structuredClone(snapshot.parent),
       children: new Children(structuredClone(snapshot.children)),
-      signal: timeout.signal,
+      signal,
     };
     const ms = this.#config.syncTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let onLost: (() => void) | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const error = new Error(`the ${what} handler did not finish within ${ms} ms`);
         timeout.abort(error);
         reject(error);
       }, ms);
+      if (ctx.leadership) {
+        onLost = () => reject(ctx.leadership!.reason);
+        if (ctx.leadership.aborted) onLost();
+        else ctx.leadership.addEventListener("abort", onLost, { once: true });
+      }
     });
     try {
       return await Promise.race([Promise.resolve().then(() => call(request)), deadline]);
     } catch (error) {
+      if (error instanceof LeadershipLostError) throw error;
       throw new SyncError(
         key,
         `the ${what} handler failed: ${error instanceof Error ? error.message : String(error)}`,
@@ -314,13 +517,16 @@ export class Controller {
       );
     } finally {
       clearTimeout(timer);
+      if (onLost) ctx.leadership?.removeEventListener("abort", onLost);
     }
   }
 
-  async #reconcile(key: string, original: KubernetesObject): Promise<WorkResult> {
+  async #reconcile(ctx: SyncContext, original: KubernetesObject): Promise<WorkResult> {
+    const key = ctx.key;
     let parent = original;
     const finalizer = this.#config.finalizer;
     if (finalizer && !(parent.metadata?.finalizers ?? []).includes(finalizer)) {
+      this.#fence(ctx);
       parent = await this.#parentClient.patch(parent.metadata!.name!, {
         metadata: {
           resourceVersion: parent.metadata?.resourceVersion,
@@ -334,7 +540,7 @@ export class Controller {
     const uid = parent.metadata!.uid!;
     const existing = this.#childrenOf(uid);
     const response: SyncResponse = await this.#callHandler(
-      key,
+      ctx,
       "sync",
       { parent, children: existing },
       (request) => this.#handler.sync(request),
@@ -343,43 +549,60 @@ export class Controller {
       throw new SyncError(key, "the sync handler returned no children array");
     }
     const desired = this.#validateChildren(key, parent, response.children);
-    await this.#applyChildren(key, parent, desired, existing);
+    await this.#applyChildren(ctx, parent, desired, existing);
     if (response.status !== undefined && response.status !== null) {
-      await this.#writeStatus(key, parent, response.status);
+      await this.#writeStatus(ctx, parent, response.status);
     }
     const resync = [response.resyncAfterMs, this.#config.resyncPeriodMs]
       .filter((v): v is number => typeof v === "number" && v > 0);
     return resync.length ? { ok: true, requeueAfterMs: Math.min(...resync) } : { ok: true };
   }
 
-  async #finalize(key: string, parent: KubernetesObject): Promise<WorkResult> {
+  async #finalize(ctx: SyncContext, parent: KubernetesObject): Promise<WorkResult> {
     const finalizer = this.#config.finalizer;
     if (!finalizer || !(parent.metadata?.finalizers ?? []).includes(finalizer)) return { ok: true };
     const uid = parent.metadata!.uid!;
     const response: FinalizeResponse = await this.#callHandler(
-      key,
+      ctx,
       "finalize",
       { parent, children: this.#childrenOf(uid) },
       (request) => this.#handler.finalize(request),
     );
     if (response?.status !== undefined && response.status !== null) {
-      await this.#writeStatus(key, parent, response.status);
+      await this.#writeStatus(ctx, parent, response.status);
     }
     if (response?.retryAfterMs !== undefined) {
       return { ok: true, requeueAfterMs: response.retryAfterMs };
     }
-    await this.#removeFinalizer(key, parent, finalizer);
+    if (await this.#removeFinalizer(ctx, parent, finalizer)) {
+      if (this.#events && (!this.#leadership || this.#leadership.holds(ctx.term))) {
+        this.#events.record({
+          regarding: this.#regarding(parent),
+          type: "Normal",
+          reason: "Finalized",
+          action: "Finalize",
+          note: `finalizer "${finalizer}" removed after the finalize handler completed`,
+        });
+      }
+    }
     return { ok: true };
   }
 
-  async #removeFinalizer(key: string, parent: KubernetesObject, finalizer: string): Promise<void> {
+  /** Removes the finalizer; returns whether this call removed it. */
+  async #removeFinalizer(
+    ctx: SyncContext,
+    parent: KubernetesObject,
+    finalizer: string,
+  ): Promise<boolean> {
+    const key = ctx.key;
     // A JSON patch that tests the finalizer at its index before removing it: never removes
     // another controller's finalizer, even when the list changed since the cache saw it.
     let current = parent;
     for (let attempt = 0; attempt < 5; attempt++) {
       const finalizers = current.metadata?.finalizers ?? [];
       const index = finalizers.indexOf(finalizer);
-      if (index < 0) return;
+      if (index < 0) return false;
+      this.#fence(ctx);
       try {
         await this.#parentClient.patch(current.metadata!.name!, [
           { op: "test", path: `/metadata/finalizers/${index}`, value: finalizer },
@@ -387,9 +610,9 @@ export class Controller {
         ], { type: "json", namespace: current.metadata?.namespace ?? undefined });
         this.#metrics.write("finalizer");
         logger.info("removed finalizer {finalizer} from {parent}", { finalizer, parent: key });
-        return;
+        return true;
       } catch (error) {
-        if (error instanceof ApiError && error.isNotFound) return;
+        if (error instanceof ApiError && error.isNotFound) return false;
         if (!(error instanceof ApiError) || !(error.isInvalid || error.isConflict)) throw error;
         current = await this.#parentClient.get(current.metadata!.name!, {
           ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
@@ -475,11 +698,12 @@ export class Controller {
   }
 
   async #applyChildren(
-    key: string,
+    ctx: SyncContext,
     parent: KubernetesObject,
     desired: Array<{ object: KubernetesObject; state: ChildState }>,
     existing: KubernetesObject[],
   ): Promise<void> {
+    const key = ctx.key;
     const wanted = new Set<string>();
     for (const { object, state } of desired) {
       const type = state.config.type;
@@ -493,6 +717,7 @@ export class Controller {
         if (state.config.updateStrategy === "Apply") {
           if (current && isSubset(object, current)) continue;
           if (current?.metadata?.deletionTimestamp) continue;
+          this.#fence(ctx);
           const applied = await state.client.apply(object, {
             fieldManager: this.#config.name,
             force: true,
@@ -503,6 +728,7 @@ export class Controller {
           continue;
         }
         if (!current) {
+          this.#fence(ctx);
           const created = await state.client.create(object, { fieldManager: this.#config.name });
           state.informer.observe(created);
           this.#metrics.write("create");
@@ -513,6 +739,7 @@ export class Controller {
         if (state.config.updateStrategy === "OnDelete") continue;
         if (isSubset(object, current)) continue;
         const changed = diffPaths(object, current).slice(0, 5).join(", ");
+        this.#fence(ctx);
         if (state.config.updateStrategy === "Recreate") {
           await state.client.delete(name, {
             ...ns,
@@ -539,12 +766,18 @@ export class Controller {
           changed,
         });
       } catch (error) {
+        if (error instanceof LeadershipLostError) throw error;
         const detail = error instanceof ApiError && error.isAlreadyExists
           ? `it exists but is not labelled for this operator (label "${this.#config.trackingLabel}")`
           : error instanceof Error
           ? error.message
           : String(error);
-        throw new SyncError(key, `cannot write ${label}: ${detail}`, { cause: error });
+        throw new SyncError(key, `cannot write ${label}: ${detail}`, {
+          cause: error,
+          ...(error instanceof ApiError && error.status >= 400 && error.status < 500
+            ? { reason: "ChildWriteRejected" }
+            : {}),
+        });
       }
     }
     for (const object of existing) {
@@ -553,6 +786,7 @@ export class Controller {
       if (wanted.has(`${typeKey(state.config.type)}/${objectKey(object)}`)) continue;
       if (object.metadata?.deletionTimestamp) continue;
       const label = `${object.kind} "${objectKey(object)}"`;
+      this.#fence(ctx);
       try {
         await state.client.delete(object.metadata!.name!, {
           ...(object.metadata?.namespace ? { namespace: object.metadata.namespace } : {}),
@@ -571,6 +805,9 @@ export class Controller {
           `cannot delete ${label}: ${error instanceof Error ? error.message : error}`,
           {
             cause: error,
+            ...(error instanceof ApiError && error.status >= 400 && error.status < 500
+              ? { reason: "ChildWriteRejected" }
+              : {}),
           },
         );
       }
@@ -578,7 +815,8 @@ export class Controller {
     void parent;
   }
 
-  async #writeStatus(key: string, parent: KubernetesObject, status: unknown): Promise<void> {
+  async #writeStatus(ctx: SyncContext, parent: KubernetesObject, status: unknown): Promise<void> {
+    const key = ctx.key;
     let desired = normalize(status) as unknown;
     const generation = parent.metadata?.generation;
     if (
@@ -589,6 +827,7 @@ export class Controller {
     let current = parent;
     for (let attempt = 0; attempt < 5; attempt++) {
       if (deepEqual(desired, current.status)) return;
+      this.#fence(ctx);
       try {
         const written = await this.#parentClient.replaceStatus({ ...current, status: desired });
         this.#parents.observe(written);

@@ -41,8 +41,9 @@ export interface InformerOptions<T> {
   /** `timeoutSeconds` of a watch request (default 290, randomised ±10%). */
   watchTimeoutSeconds?: number;
   /**
-   * Trims an object before it is cached, to save memory. The default drops
-   * `metadata.managedFields`.
+   * Trims an object before it is cached, to save memory. The default,
+   * {@linkcode pruneCachedObject}, drops `metadata.managedFields` and the
+   * `kubectl.kubernetes.io/last-applied-configuration` annotation.
    */
   transform?: (object: T) => T;
   /** A secondary index: objects are also found by the key this returns (the parent uid). */
@@ -60,6 +61,41 @@ export function pruneManagedFields<T extends KubernetesObject>(object: T): T {
   if (object.metadata?.managedFields === undefined) return object;
   const { managedFields: _dropped, ...metadata } = object.metadata;
   return { ...object, metadata };
+}
+
+/** The annotation `kubectl apply` writes: a whole copy of the object, often its biggest part. */
+export const LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration";
+
+/**
+ * The default cache transform: drops `metadata.managedFields` (about half of an object's
+ * metadata) and the `kubectl.kubernetes.io/last-applied-configuration` annotation (a second copy
+ * of what was applied). The object given is not modified.
+ *
+ * @example
+ * ```ts
+ * import { pruneCachedObject } from "./informer.ts";
+ * const pruned = pruneCachedObject({
+ *   metadata: {
+ *     name: "a",
+ *     managedFields: [{ manager: "kubectl" }],
+ *     annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}", keep: "yes" },
+ *   },
+ * });
+ * pruned.metadata; // { name: "a", annotations: { keep: "yes" } }
+ * ```
+ *
+ * @param object the object as the API server sent it
+ * @returns the object without those fields
+ */
+export function pruneCachedObject<T extends KubernetesObject>(object: T): T {
+  const pruned = pruneManagedFields(object);
+  const annotations = pruned.metadata?.annotations;
+  if (!annotations || !(LAST_APPLIED_ANNOTATION in annotations)) return pruned;
+  const { [LAST_APPLIED_ANNOTATION]: _dropped, ...rest } = annotations;
+  const metadata = { ...pruned.metadata };
+  if (Object.keys(rest).length > 0) metadata.annotations = rest;
+  else delete metadata.annotations;
+  return { ...pruned, metadata };
 }
 
 /**
@@ -103,6 +139,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #options: InformerOptions<T>;
   readonly #cache = new Map<string, T>();
   readonly #index = new Map<string, Map<string, T>>();
+  /** The JSON length of each cached object, so the total is kept without re-serialising. */
+  readonly #sizes = new Map<string, number>();
+  #bytes = 0;
   #resourceVersion: string | undefined;
   #synced = false;
   #syncedWaiters: Array<() => void> = [];
@@ -132,6 +171,14 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   /** Number of cached objects. */
   get size(): number {
     return this.#cache.size;
+  }
+
+  /**
+   * The JSON length of the cached objects (after the transform), kept up to date as objects are
+   * stored and removed: an estimate of the cache's memory.
+   */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** How often a watch was restarted. */
@@ -214,6 +261,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const key = objectKey(object);
     const previous = this.#cache.get(key);
     this.#cache.set(key, object);
+    const size = JSON.stringify(object).length;
+    this.#bytes += size - (this.#sizes.get(key) ?? 0);
+    this.#sizes.set(key, size);
     const oldIndex = previous ? this.#indexKey(previous) : undefined;
     const newIndex = this.#indexKey(object);
     if (oldIndex !== undefined && oldIndex !== newIndex) this.#index.get(oldIndex)?.delete(key);
@@ -230,6 +280,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const previous = this.#cache.get(key);
     if (!previous) return undefined;
     this.#cache.delete(key);
+    this.#bytes -= this.#sizes.get(key) ?? 0;
+    this.#sizes.delete(key);
     const index = this.#indexKey(previous);
     if (index !== undefined) {
       const bucket = this.#index.get(index);
@@ -248,7 +300,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   #transform(object: T): T {
-    return (this.#options.transform ?? pruneManagedFields)(object);
+    return (this.#options.transform ?? pruneCachedObject)(object);
   }
 
   async #relist(signal: AbortSignal): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * The operator's Prometheus metrics: syncs, errors, sync durations, queue depth, cached objects,
- * watch restarts, writes by kind and API request latency.
+ * The operator's Prometheus metrics: syncs, errors, sync durations, queue depth, cached objects
+ * and their size, watch restarts, writes by kind, API request latency and leadership.
  *
  * @module
  */
@@ -48,7 +48,10 @@ export class OperatorMetrics {
   );
 
   /**
-   * Registers the cached-objects gauge of the informers.
+   * Registers the cache gauges of the informers: objects and their size by type. The size is the
+   * JSON length of the cached objects, kept up to date by the informers as objects come and go
+   * (nothing is serialised at scrape time). Informers of the same type (a shared parent type
+   * with different selectors) are added up.
    *
    * @param informers the informers to report
    */
@@ -56,9 +59,41 @@ export class OperatorMetrics {
     this.registry.gauge("roperator_cached_objects", "Objects in the informer caches, by type.", {
       labelNames: ["type"],
       collect: (gauge) => {
-        for (const informer of informers()) gauge.set({ type: informer.typeName }, informer.size);
+        gauge.reset();
+        for (const informer of informers()) gauge.inc({ type: informer.typeName }, informer.size);
       },
     });
+    this.registry.gauge(
+      "roperator_cached_bytes",
+      "JSON size of the objects in the informer caches (after pruning), by type.",
+      {
+        labelNames: ["type"],
+        collect: (gauge) => {
+          gauge.reset();
+          for (const informer of informers()) {
+            gauge.inc({ type: informer.typeName }, informer.bytes);
+          }
+        },
+      },
+    );
+  }
+
+  /**
+   * Registers the leadership gauge, `roperator_leader{lease}`: 1 while this instance leads, else
+   * 0.
+   *
+   * @param lease the Lease, as `namespace/name`
+   * @param isLeader reads whether this instance leads now
+   */
+  trackLeadership(lease: string, isLeader: () => boolean): void {
+    this.registry.gauge(
+      "roperator_leader",
+      "1 while this instance holds the leader-election Lease and syncs, else 0.",
+      {
+        labelNames: ["lease"],
+        collect: (gauge) => gauge.set({ lease }, isLeader() ? 1 : 0),
+      },
+    );
   }
 
   /**

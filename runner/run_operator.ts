@@ -7,14 +7,18 @@
 import { getLogger } from "@logtape/logtape";
 import type { ClientConfig } from "../client/client_config.ts";
 import { discoverResourceType } from "../client/discovery.ts";
-import { KubeClient } from "../client/kube_client.ts";
+import type { KubeClient } from "../client/kube_client.ts";
 import { loadClientConfig } from "../client/load_client_config.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
-import type { OperatorConfig } from "../config/operator_config.ts";
+import type { OperatorConfig, ServerConfig } from "../config/operator_config.ts";
 import { type Handler, normalizeHandler } from "../handler/handler.ts";
 import { Controller } from "./controller.ts";
+import { EventRecorder } from "./events.ts";
+import { InformerPool } from "./informer_pool.ts";
+import { defaultIdentity, LeaderElector, type Leadership } from "./leader_election.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { OperatorMetrics } from "./operator_metrics.ts";
+import { TracedKubeClient } from "./tracing.ts";
 
 const logger = getLogger(["roperator", "runner"]);
 
@@ -28,7 +32,7 @@ export interface StartOperatorOptions {
 
 /** A running operator. */
 export interface OperatorHandle extends AsyncDisposable {
-  /** Resolves when every cache has synced and syncs have begun. */
+  /** Resolves when every cache has synced and syncs have begun (a follower: caches synced). */
   readonly ready: Promise<void>;
   /** The metrics. */
   readonly metrics: OperatorMetrics;
@@ -36,14 +40,25 @@ export interface OperatorHandle extends AsyncDisposable {
   readonly port: number | undefined;
   /** The controller, for tests. */
   readonly controller: Controller;
+  /** The leader election, when configured. */
+  readonly leadership: Leadership | undefined;
   /**
-   * Stops: takes no new work, lets in-flight syncs finish within the bound, closes watches, the
-   * HTTP server and the client.
+   * Resolves (it never rejects) when the operator cannot go on after it started: it lost its
+   * Lease with `onLost: "exit"`. The operator has stopped syncing by then; call `stop()` to
+   * close the rest. Stays pending otherwise.
+   */
+  readonly failed: Promise<OperatorFatalError>;
+  /**
+   * Stops: takes no new work, lets in-flight syncs finish within the bound, releases the Lease,
+   * closes watches, the HTTP server and the client.
    */
   stop(): Promise<void>;
 }
 
-/** The operator cannot go on: the cluster lacks a type, or the HTTP port is taken. */
+/**
+ * The operator cannot go on: the cluster lacks a type, the HTTP port is taken, or it lost its
+ * Lease.
+ */
 export class OperatorFatalError extends Error {
   /**
    * Creates a fatal error.
@@ -57,112 +72,399 @@ export class OperatorFatalError extends Error {
   }
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One line that says which permission is missing, for a `NotCapable` error of Deno, or
+ * `undefined` for any other error.
+ */
+function permissionHint(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 6; depth++) {
+    if (e instanceof Deno.errors.NotCapable) {
+      const match = /Requires (\w+) access to "?([^",]+)"?/.exec(e.message);
+      if (match) return `run with --allow-${match[1]}=${match[2]}`;
+      return "a Deno permission is missing";
+    }
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return undefined;
+}
+
+/** `host:port` of the API server, as `--allow-net` names it. */
+function serverHost(clientConfig: ClientConfig): string {
+  const url = new URL(clientConfig.server);
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return `${url.hostname}:${port}`;
+}
+
+/** Fails with one clear line when the process may not connect to the API server. */
+function checkNetPermission(name: string, clientConfig: ClientConfig): void {
+  const host = serverHost(clientConfig);
+  const { state } = Deno.permissions.querySync({ name: "net", host });
+  if (state !== "granted") {
+    throw new OperatorFatalError(
+      `Cannot start operator "${name}": cannot connect to the API server ${clientConfig.server}: run with --allow-net=${host}`,
+    );
+  }
+}
+
+async function checkTypes(config: OperatorConfig, client: KubeClient): Promise<void> {
+  for (const type of [config.parent, ...config.children.map((c) => c.type)]) {
+    let served;
+    try {
+      served = await discoverResourceType(client, type);
+    } catch (error) {
+      const hint = permissionHint(error);
+      throw new OperatorFatalError(
+        `Cannot start operator "${config.name}": ${
+          hint ? `cannot reach the API server ${client.config.server}: ${hint}` : messageOf(error)
+        }` + (!hint && type === config.parent ? " (is the CRD installed?)" : ""),
+        { cause: error },
+      );
+    }
+    if (served.plural !== type.plural || served.namespaced !== type.namespaced) {
+      throw new OperatorFatalError(
+        `Cannot start operator "${config.name}": ${type.apiVersion} ${type.kind} is served as ` +
+          `"${served.plural}" (${served.namespaced ? "namespaced" : "cluster-scoped"}), but was ` +
+          `declared as "${type.plural}" (${type.namespaced ? "namespaced" : "cluster-scoped"})`,
+      );
+    }
+  }
+}
+
+/** Everything one operator of a process uses, before its HTTP server. */
+interface Running {
+  config: OperatorConfig;
+  controller: Controller;
+  metrics: OperatorMetrics;
+  elector: LeaderElector | undefined;
+  ready: Promise<void>;
+  failed: Promise<OperatorFatalError>;
+  /** Drains syncs, releases the Lease, closes the event recorder (not the client). */
+  stop(drainTimeoutMs: number): Promise<void>;
+}
+
+/** Starts one operator's controller, leader election and event recorder on a shared client. */
+function run(
+  config: OperatorConfig,
+  handler: Handler<KubernetesObject>,
+  shared: { client: KubeClient; pool: InformerPool; metrics: OperatorMetrics },
+): Running {
+  const { client, pool, metrics } = shared;
+  const elector = config.leaderElection
+    ? new LeaderElector(client, config.leaderElection)
+    : undefined;
+  const events = config.events
+    ? new EventRecorder(client, {
+      reportingController: config.name,
+      reportingInstance: elector?.identity ?? defaultIdentity(),
+    })
+    : undefined;
+  const controller = new Controller({
+    config,
+    client,
+    handler: normalizeHandler(handler) as ControllerHandler,
+    metrics,
+    informers: pool,
+    ...(elector ? { leadership: elector } : {}),
+    ...(events ? { events } : {}),
+  });
+  metrics.trackInformers(() => controller.informers);
+  const electorAbort = new AbortController();
+  let stopping = false;
+  const failed = Promise.withResolvers<OperatorFatalError>();
+  let campaigning: Promise<void> | undefined;
+  if (elector) {
+    metrics.trackLeadership(elector.lease, () => elector.isLeader());
+    elector.onChange((leading) => {
+      if (leading || stopping) return;
+      if (config.leaderElection?.onLost === "exit") {
+        electorAbort.abort();
+        failed.resolve(
+          new OperatorFatalError(
+            `Cannot go on as operator "${config.name}": this instance lost the Lease "${elector.lease}" (leaderElection.onLost is "exit")`,
+          ),
+        );
+      }
+    });
+    campaigning = elector.run(electorAbort.signal);
+  }
+  const ready = controller.start();
+  ready.then(
+    () =>
+      logger.info("operator {name} ready: caches synced{role}", {
+        name: config.name,
+        role: elector ? (elector.isLeader() ? " (leader)" : " (follower)") : "",
+      }),
+    () => {},
+  );
+  return {
+    config,
+    controller,
+    metrics,
+    elector,
+    ready,
+    failed: failed.promise,
+    async stop(drainTimeoutMs) {
+      stopping = true;
+      const drained = await controller.stop(drainTimeoutMs);
+      if (!drained) {
+        logger.warn("some syncs of {name} did not finish before shutdown", {
+          name: config.name,
+        });
+      }
+      electorAbort.abort();
+      await campaigning;
+      // After the syncs: a follower that takes over at once never overlaps with our writes.
+      await elector?.release();
+      await events?.close();
+    },
+  };
+}
+
+/** The HTTP handler of `/health`, `/ready` and `/metrics` for one or more operators. */
+function serveHttp(
+  server: ServerConfig,
+  operators: readonly Running[],
+  name: string,
+): Deno.HttpServer {
+  const { port, hostname, health, metrics: exposeMetrics } = server;
+  const render = () =>
+    operators.length === 1
+      ? operators[0]!.metrics.registry.render()
+      : mergeMetrics(operators.map((o) => [o.config.name, o.metrics.registry.render()]));
+  try {
+    return Deno.serve({ port, hostname, onListen: () => {} }, (request) => {
+      const path = new URL(request.url).pathname;
+      if (health && (path === "/health" || path === "/healthz")) return new Response("ok\n");
+      if (health && (path === "/ready" || path === "/readyz")) {
+        // A follower is ready once its caches are warm: it can take over at once.
+        return operators.every((o) => o.controller.synced)
+          ? new Response("ok\n")
+          : new Response("caches not synced\n", { status: 503 });
+      }
+      if (exposeMetrics && path === "/metrics") {
+        return new Response(render(), {
+          headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE },
+        });
+      }
+      return new Response("not found\n", { status: 404 });
+    });
+  } catch (error) {
+    const hint = permissionHint(error);
+    throw new OperatorFatalError(
+      `Cannot start operator "${name}": cannot listen on ${hostname}:${port}: ${
+        hint ?? messageOf(error)
+      }`,
+      { cause: error },
+    );
+  }
+}
+
+/**
+ * Renders several operators' metrics as one exposition: each family once, every sample with an
+ * `operator` label.
+ */
+function mergeMetrics(rendered: Array<[string, string]>): string {
+  const families = new Map<string, { header: string[]; samples: string[] }>();
+  for (const [operator, text] of rendered) {
+    let current: { header: string[]; samples: string[] } | undefined;
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      const meta = /^# (HELP|TYPE) (\S+)/.exec(line);
+      if (meta) {
+        const name = meta[2]!;
+        current = families.get(name);
+        if (current === undefined) families.set(name, current = { header: [], samples: [] });
+        if (!current.header.some((h) => h.startsWith(`# ${meta[1]} `))) current.header.push(line);
+        continue;
+      }
+      if (line.startsWith("#") || current === undefined) continue;
+      const cut = line.search(/[{ ]/);
+      const label = `operator="${operator}"`;
+      current.samples.push(
+        line[cut] !== "{"
+          ? `${line.slice(0, cut)}{${label}}${line.slice(cut)}`
+          : line[cut + 1] === "}"
+          ? `${line.slice(0, cut + 1)}${label}${line.slice(cut + 1)}`
+          : `${line.slice(0, cut + 1)}${label},${line.slice(cut + 1)}`,
+      );
+    }
+  }
+  let out = "";
+  for (const { header, samples } of families.values()) {
+    out += [...header, ...samples].join("\n") + "\n";
+  }
+  return out;
+}
+
 /**
  * Starts an operator and returns once its HTTP server listens; the caches sync in the
- * background (`ready`).
+ * background (`ready`). With `leaderElection` configured it campaigns for the Lease at once and
+ * syncs only while it leads; a follower keeps its caches warm and is ready once they are.
  *
  * @param config the operator config (from `operatorConfig()`)
  * @param handler the sync (and finalize) handler
  * @param options client config and drain bound
  * @returns a handle to stop it
- * @throws {OperatorFatalError} when a configured type is not served or the port is taken
+ * @throws {OperatorFatalError} when a configured type is not served, the port is taken, or a
+ * Deno permission is missing (the message says which flag to add)
  */
 export async function startOperator<P extends KubernetesObject = KubernetesObject>(
   config: OperatorConfig,
   handler: Handler<P>,
   options: StartOperatorOptions = {},
 ): Promise<OperatorHandle> {
-  const clientConfig = options.clientConfig ??
-    await loadClientConfig({ userAgent: `${config.name} (roperator)` });
-  const metrics = new OperatorMetrics();
-  const client = new KubeClient(
-    { userAgent: `${config.name} (roperator)`, ...clientConfig },
-    { observe: (o) => metrics.request(o) },
+  const group = await startGroup([{ config, handler: handler as Handler<KubernetesObject> }], {
+    ...options,
+    server: config.server,
+  });
+  const operator = group.operators[0]!;
+  return {
+    ...operator,
+    port: group.port,
+    stop: group.stop,
+    [Symbol.asyncDispose]: group.stop,
+  };
+}
+
+/** One operator of {@linkcode startOperators}. */
+export interface OperatorEntry<P extends KubernetesObject = KubernetesObject> {
+  /** Its config (from `operatorConfig()`); its `server` is ignored (see `StartOperatorsOptions`). */
+  config: OperatorConfig;
+  /** Its handler. */
+  handler: Handler<P>;
+}
+
+/** Options for {@linkcode startOperators}. */
+export interface StartOperatorsOptions extends StartOperatorOptions {
+  /**
+   * The one HTTP server of the process (`/health`, `/ready` once every operator's caches are
+   * synced, `/metrics` of every operator with an `operator` label). Default: the first config's
+   * `server`. `false` for none.
+   */
+  server?: ServerConfig | false;
+}
+
+/** Several operators running in one process. */
+export interface OperatorGroupHandle extends AsyncDisposable {
+  /** Each operator, in the order given. */
+  readonly operators: readonly OperatorHandle[];
+  /** Resolves when every operator's caches have synced. */
+  readonly ready: Promise<void>;
+  /** The port the HTTP server listens on, when it runs. */
+  readonly port: number | undefined;
+  /** Resolves with the first operator that cannot go on (see `OperatorHandle.failed`). */
+  readonly failed: Promise<OperatorFatalError>;
+  /** Stops every operator, then the HTTP server and the client. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts several operators in one process: one API client, one HTTP server, and one informer per
+ * resource type, namespace and selector shared by every operator that watches it (child types
+ * are usually shared: they are watched by the tracking label). Each operator keeps its own
+ * queue, backoff, metrics, leader election and events.
+ *
+ * Sharding: give each instance its own `parentLabelSelector` (disjoint selectors such as
+ * `shard=a` and `shard=b`) and each syncs only its parents.
+ *
+ * @example
+ * ```ts ignore
+ * const group = await startOperators([
+ *   { config: operatorConfig({ ...init, name: "shard-a", parentLabelSelector: "shard=a" }), handler },
+ *   { config: operatorConfig({ ...init, name: "shard-b", parentLabelSelector: "shard=b" }), handler },
+ * ]);
+ * await group.ready;
+ * ```
+ *
+ * @param operators each operator's config and handler
+ * @param options client config, drain bound and the HTTP server
+ * @returns a handle to stop them all
+ * @throws {OperatorFatalError} when a configured type is not served, the port is taken, or a
+ * Deno permission is missing
+ */
+export async function startOperators(
+  operators: readonly OperatorEntry<KubernetesObject>[],
+  options: StartOperatorsOptions = {},
+): Promise<OperatorGroupHandle> {
+  if (operators.length === 0) {
+    throw new TypeError("Cannot start operators: the list is empty");
+  }
+  const names = new Set<string>();
+  for (const { config } of operators) {
+    if (names.has(config.name)) {
+      throw new TypeError(`Cannot start operators: the name "${config.name}" appears twice`);
+    }
+    names.add(config.name);
+  }
+  return await startGroup(operators, {
+    ...options,
+    server: options.server === undefined ? operators[0]!.config.server : options.server,
+  });
+}
+
+async function startGroup(
+  entries: readonly OperatorEntry<KubernetesObject>[],
+  options: StartOperatorOptions & { server: ServerConfig | false | undefined },
+): Promise<OperatorGroupHandle> {
+  const first = entries[0]!.config;
+  const userAgent = `${first.name} (roperator)`;
+  const clientConfig = options.clientConfig ?? await loadClientConfig({ userAgent });
+  checkNetPermission(first.name, clientConfig);
+  const metrics = entries.map(() => new OperatorMetrics());
+  const client = new TracedKubeClient(
+    { userAgent, ...clientConfig },
+    // One client for the group: its request latency is recorded with the first operator.
+    { observe: (o) => metrics[0]!.request(o) },
   );
   try {
-    for (const type of [config.parent, ...config.children.map((c) => c.type)]) {
-      let served;
-      try {
-        served = await discoverResourceType(client, type);
-      } catch (error) {
-        throw new OperatorFatalError(
-          `Cannot start operator "${config.name}": ${
-            error instanceof Error ? error.message : error
-          }` +
-            (type === config.parent ? " (is the CRD installed?)" : ""),
-          { cause: error },
-        );
-      }
-      if (served.plural !== type.plural || served.namespaced !== type.namespaced) {
-        throw new OperatorFatalError(
-          `Cannot start operator "${config.name}": ${type.apiVersion} ${type.kind} is served as ` +
-            `"${served.plural}" (${
-              served.namespaced ? "namespaced" : "cluster-scoped"
-            }), but was ` +
-            `declared as "${type.plural}" (${type.namespaced ? "namespaced" : "cluster-scoped"})`,
-        );
-      }
-    }
+    for (const { config } of entries) await checkTypes(config, client);
   } catch (error) {
     client.close();
     throw error;
   }
-  const controller = new Controller({
-    config,
-    client,
-    handler: normalizeHandler(handler) as ControllerHandler,
-    metrics,
-  });
-  metrics.trackInformers(() => controller.informers);
-
+  const pool = new InformerPool();
+  const running: Running[] = [];
   let server: Deno.HttpServer | undefined;
-  if (config.server) {
-    const { port, hostname, health, metrics: exposeMetrics } = config.server;
-    try {
-      server = Deno.serve({ port, hostname, onListen: () => {} }, (request) => {
-        const path = new URL(request.url).pathname;
-        if (health && (path === "/health" || path === "/healthz")) return new Response("ok\n");
-        if (health && (path === "/ready" || path === "/readyz")) {
-          return controller.synced
-            ? new Response("ok\n")
-            : new Response("caches not synced\n", { status: 503 });
-        }
-        if (exposeMetrics && path === "/metrics") {
-          return new Response(metrics.registry.render(), {
-            headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE },
-          });
-        }
-        return new Response("not found\n", { status: 404 });
-      });
-    } catch (error) {
-      client.close();
-      throw new OperatorFatalError(
-        `Cannot start operator "${config.name}": cannot listen on ${hostname}:${port}: ${
-          error instanceof Error ? error.message : error
-        }`,
-        { cause: error },
-      );
-    }
+  try {
+    // The server first: a port that is taken fails before anything runs.
+    // `running` is filled in below; the handler reads it per request.
+    if (options.server) server = serveHttp(options.server, running, first.name);
+  } catch (error) {
+    client.close();
+    throw error;
   }
-  const ready = controller.start();
-  ready.then(
-    () => logger.info("operator {name} ready: caches synced", { name: config.name }),
-    () => {},
-  );
+  for (const [i, { config, handler }] of entries.entries()) {
+    running.push(run(config, handler, { client, pool, metrics: metrics[i]! }));
+  }
   let stopping: Promise<void> | undefined;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const stop = () =>
     stopping ??= (async () => {
-      const drained = await controller.stop(options.drainTimeoutMs ?? 10_000);
-      if (!drained) logger.warn("some syncs did not finish before shutdown");
+      await Promise.all(running.map((r) => r.stop(drainTimeoutMs)));
       await server?.shutdown();
       client.close();
-      logger.info("operator {name} stopped", { name: config.name });
+      for (const r of running) logger.info("operator {name} stopped", { name: r.config.name });
     })();
+  const port = server ? (server.addr as Deno.NetAddr).port : undefined;
+  const handles: OperatorHandle[] = running.map((r) => ({
+    ready: r.ready,
+    metrics: r.metrics,
+    port,
+    controller: r.controller,
+    leadership: r.elector,
+    failed: r.failed,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  }));
   return {
-    ready,
-    metrics,
-    port: server ? (server.addr as Deno.NetAddr).port : undefined,
-    controller,
+    operators: handles,
+    ready: Promise.all(running.map((r) => r.ready)).then(() => {}),
+    port,
+    failed: Promise.race(running.map((r) => r.failed)),
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -184,7 +486,7 @@ export async function runOperatorWithClientConfig<P extends KubernetesObject = K
   clientConfig: ClientConfig,
   handler: Handler<P>,
 ): Promise<Error> {
-  return await run(config, handler, { clientConfig });
+  return await runUntilSignal(config, handler, { clientConfig });
 }
 
 /**
@@ -208,10 +510,10 @@ export async function runOperator<P extends KubernetesObject = KubernetesObject>
   config: OperatorConfig,
   handler: Handler<P>,
 ): Promise<Error> {
-  return await run(config, handler, {});
+  return await runUntilSignal(config, handler, {});
 }
 
-async function run<P extends KubernetesObject>(
+async function runUntilSignal<P extends KubernetesObject>(
   config: OperatorConfig,
   handler: Handler<P>,
   options: StartOperatorOptions,
@@ -232,5 +534,11 @@ async function run<P extends KubernetesObject>(
     ["SIGINT", onSignal("SIGINT")],
   ];
   for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  handle.failed.then(async (error) => {
+    logger.error("{message}; stopping", { message: error.message });
+    await handle.stop().catch(() => {});
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    resolve(error);
+  });
   return await promise;
 }

@@ -1,0 +1,234 @@
+// Several operators in one process sharing one informer per type, sharded by disjoint
+// parentLabelSelectors; and lean caches (the built-in pruning, a user transform and the
+// roperator_cached_bytes gauge).
+import assert from "node:assert/strict";
+import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
+import { KubeClient } from "../client/kube_client.ts";
+import { ResourceClient } from "../client/resource_client.ts";
+import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
+import { k8s } from "../config/resource_types.ts";
+import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
+import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
+import { LAST_APPLIED_ANNOTATION } from "../runner/informer.ts";
+import { parsePrometheusText } from "../runner/metrics.ts";
+import { startOperator, startOperators } from "../runner/run_operator.ts";
+
+const Parent = resourceType({
+  apiVersion: "test.roperator.dev/v1",
+  kind: "ShardParent",
+  plural: "shardparents",
+  namespaced: true,
+});
+
+let cp: ControlPlane;
+let admin: KubeClient;
+Deno.test.beforeAll(async () => {
+  cp = await testControlPlane();
+  admin = new KubeClient(cp.clientConfig);
+  await installCustomResourceDefinitions(admin, [testCustomResourceDefinition(Parent)]);
+});
+Deno.test.afterAll(async () => {
+  admin?.close();
+  await cp?.stop();
+});
+
+let counter = 0;
+async function namespace(): Promise<string> {
+  const name = `sh-${Date.now().toString(36)}-${counter++}`;
+  await new ResourceClient(admin, k8s.core.v1.Namespace).create({ metadata: { name } });
+  return name;
+}
+
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+type ParentObject = KubernetesObject & {
+  spec?: { blob?: string };
+  status?: { syncedBy?: string };
+};
+
+function shard(ns: string, name: string, selector: string): OperatorConfigInit {
+  return {
+    name,
+    parent: Parent,
+    children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
+    namespace: ns,
+    parentLabelSelector: selector,
+    // Shards of one operator share the finalizer: a parent that moves to another shard is
+    // finalized by the shard that has it then.
+    finalizer: "test.roperator.dev/sharded",
+    server: false,
+  };
+}
+
+function handlerOf(name: string, seen: Set<string>) {
+  return ({ parent }: SyncRequest<ParentObject>): SyncResponse => {
+    seen.add(parent.metadata!.name!);
+    return {
+      status: { syncedBy: name },
+      children: [{
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: `${parent.metadata!.name}-child` },
+        data: { shard: name },
+      }],
+    };
+  };
+}
+
+Deno.test("two operators in one process share informers and split parents by selector", async () => {
+  const ns = await namespace();
+  const parents = new ResourceClient<ParentObject>(admin, Parent, ns);
+  const cms = new ResourceClient(admin, k8s.core.v1.ConfigMap, ns);
+  const seenA = new Set<string>();
+  const seenB = new Set<string>();
+  const group = await startOperators([
+    {
+      config: operatorConfig(shard(ns, "shard-a", "shard=a")),
+      handler: handlerOf("shard-a", seenA),
+    },
+    {
+      config: operatorConfig(shard(ns, "shard-b", "shard=b")),
+      handler: handlerOf("shard-b", seenB),
+    },
+  ], {
+    clientConfig: cp.clientConfig,
+    server: { port: 0, hostname: "127.0.0.1", health: true, metrics: true },
+  });
+  try {
+    await group.ready;
+    const [a, b] = group.operators;
+    // One ConfigMap informer (same type, namespace and tracking-label selector) for both; one
+    // parent informer each (different selectors).
+    assert.equal(a!.controller.informers[1], b!.controller.informers[1]);
+    assert.notEqual(a!.controller.informers[0], b!.controller.informers[0]);
+
+    const labelled: Array<[string, string]> = [["a1", "a"], ["a2", "a"], ["b1", "b"], ["c1", "c"]];
+    for (const [name, label] of labelled) {
+      await parents.create({ metadata: { name, labels: { shard: label } } });
+    }
+    const expected: Array<[string, string]> = [["a1", "shard-a"], ["a2", "shard-a"], [
+      "b1",
+      "shard-b",
+    ]];
+    for (const [name, by] of expected) {
+      await eventually(
+        `${name} synced by ${by}`,
+        async () => (await parents.get(name)).status?.syncedBy === by,
+      );
+      await eventually(`${name}'s child`, () => cms.find(`${name}-child`));
+    }
+    assert.deepEqual([...seenA].sort(), ["a1", "a2"]);
+    assert.deepEqual([...seenB].sort(), ["b1"]);
+    assert.equal((await parents.get("c1")).status, undefined, "no shard selects c1");
+    assert.equal(await cms.find("c1-child"), undefined);
+
+    // A parent relabelled to the other shard moves to it.
+    await parents.patch("a2", { metadata: { labels: { shard: "b" } } });
+    await eventually(
+      "a2 synced by shard-b",
+      async () => (await parents.get("a2")).status?.syncedBy === "shard-b",
+    );
+    assert.ok(seenB.has("a2"));
+
+    // One /metrics for the process, every sample labelled with its operator.
+    const res = await fetch(`http://127.0.0.1:${group.port}/metrics`);
+    const samples = parsePrometheusText(await res.text());
+    const synced = (operator: string) =>
+      samples.filter((s) =>
+        s.name === "roperator_syncs_total" && s.labels.operator === operator &&
+        s.labels.result === "success"
+      ).map((s) => s.labels.parent).sort();
+    // a2 left shard-a's selector, which forgot its series.
+    assert.deepEqual(synced("shard-a"), [`${ns}/a1`]);
+    assert.deepEqual(synced("shard-b"), [`${ns}/a2`, `${ns}/b1`]);
+    const ready = await fetch(`http://127.0.0.1:${group.port}/ready`);
+    await ready.body?.cancel();
+    assert.equal(ready.status, 200);
+
+    // Deleting a parent that moved shards: the shard that has it now finalizes it.
+    await parents.delete("a2");
+    await eventually("a2 to be finalized", async () => (await parents.find("a2")) === undefined);
+  } finally {
+    await group.stop();
+  }
+});
+
+Deno.test("caches drop managedFields and last-applied, apply a user transform and report their size", async () => {
+  const ns = await namespace();
+  const parents = new ResourceClient<ParentObject>(admin, Parent, ns);
+  const blob = "x".repeat(40_000);
+  await parents.create({
+    metadata: {
+      name: "big",
+      labels: { shard: "lean" },
+      annotations: { [LAST_APPLIED_ANNOTATION]: JSON.stringify({ spec: { blob } }), kept: "yes" },
+    },
+    spec: { blob },
+  });
+  const transformed: string[] = [];
+  const config = operatorConfig({
+    ...shard(ns, "lean", "shard=lean"),
+    server: { port: 0, hostname: "127.0.0.1" },
+    // The handler never reads spec.blob: keep it out of the cache.
+    transform: (object, type) => {
+      transformed.push(type.kind);
+      if (type.kind !== "ShardParent") return object;
+      const { blob: _blob, ...spec } = (object as ParentObject).spec ?? {};
+      return { ...object, spec };
+    },
+  });
+  const op = await startOperator(config, handlerOf("lean", new Set()), {
+    clientConfig: cp.clientConfig,
+  });
+  try {
+    await op.ready;
+    await eventually("the sync", async () => (await parents.get("big")).status?.syncedBy);
+    const informer = op.controller.informers[0]!;
+    await eventually("the status in the cache", () =>
+      Promise.resolve(
+        (informer.get("big", ns) as ParentObject | undefined)?.status?.syncedBy === "lean",
+      ));
+    const cached = informer.get("big", ns) as ParentObject;
+    assert.equal(cached.metadata?.managedFields, undefined);
+    assert.deepEqual(cached.metadata?.annotations, { kept: "yes" });
+    assert.equal(cached.spec?.blob, undefined);
+    assert.ok(transformed.includes("ShardParent") && transformed.includes("ConfigMap"));
+
+    const res = await fetch(`http://127.0.0.1:${op.port}/metrics`);
+    const samples = parsePrometheusText(await res.text());
+    const bytes = (type: string) =>
+      samples.find((s) => s.name === "roperator_cached_bytes" && s.labels.type === type)?.value;
+    const parentBytes = bytes("test.roperator.dev/v1/ShardParent")!;
+    // Kept incrementally, it equals the JSON length of what is cached: no blob, no copy of it.
+    const expected = informer.list().reduce((sum, o) => sum + JSON.stringify(o).length, 0);
+    assert.equal(parentBytes, expected);
+    assert.ok(parentBytes > 100 && parentBytes < 5_000, `${parentBytes} bytes cached`);
+    const childInformer = op.controller.informers[1]!;
+    assert.equal(
+      bytes("v1/ConfigMap"),
+      childInformer.list().reduce((sum, o) => sum + JSON.stringify(o).length, 0),
+    );
+
+    await parents.delete("big");
+    await eventually(
+      "the parent to leave the cache",
+      () => Promise.resolve(informer.size === 0 || undefined),
+    );
+    assert.equal(informer.bytes, 0);
+  } finally {
+    await op.stop();
+  }
+});
