@@ -5,6 +5,7 @@
  * @module
  */
 import type { KubeClient } from "./kube_client.ts";
+import { ApiError } from "./errors.ts";
 import type { KubernetesObject, ResourceType } from "./resource_type.ts";
 
 interface ApiResourceList {
@@ -25,9 +26,10 @@ export class UnknownKindError extends Error {
    * @param apiVersion the apiVersion
    * @param kind the kind
    * @param detail why
+   * @param options the cause
    */
-  constructor(apiVersion: string, kind: string, detail: string) {
-    super(`Cannot discover ${apiVersion} ${kind}: ${detail}`);
+  constructor(apiVersion: string, kind: string, detail: string, options?: ErrorOptions) {
+    super(`Cannot discover ${apiVersion} ${kind}: ${detail}`, options);
     this.name = "UnknownKindError";
     this.apiVersion = apiVersion;
     this.kind = kind;
@@ -41,6 +43,7 @@ export class UnknownKindError extends Error {
  * @param target the apiVersion and kind
  * @returns the resource type
  * @throws {UnknownKindError} when the group/version or kind is not served
+ * @throws {ApiError} or {NetworkError} when the server cannot be asked (RBAC, TLS, network)
  */
 export async function discoverResourceType<T extends KubernetesObject = KubernetesObject>(
   client: KubeClient,
@@ -53,11 +56,12 @@ export async function discoverResourceType<T extends KubernetesObject = Kubernet
   try {
     list = await client.request<ApiResourceList>("GET", path);
   } catch (error) {
-    throw new UnknownKindError(
-      target.apiVersion,
-      target.kind,
-      `the group/version is not served (${error instanceof Error ? error.message : error})`,
-    );
+    // Only a 404 means "not served"; a network, TLS, credential or RBAC failure is rethrown as
+    // it is, so that it is not mistaken for a missing CRD.
+    if (!(error instanceof ApiError && error.isNotFound)) throw error;
+    throw new UnknownKindError(target.apiVersion, target.kind, "the group/version is not served", {
+      cause: error,
+    });
   }
   const found = list.resources.find((r) => r.kind === target.kind && !r.name.includes("/"));
   if (!found) {

@@ -114,7 +114,7 @@ async function readStatus(response: Response): Promise<Status | undefined> {
     const parsed = JSON.parse(text);
     return parsed && typeof parsed === "object" ? parsed as Status : undefined;
   } catch {
-    return text ? { message: text.slice(0, 500) } : undefined;
+    return text.trim() ? { message: text.trim().slice(0, 500) } : undefined;
   }
 }
 

@@ -556,7 +556,10 @@ Deno.test("the messages quoted in the guide are the messages the code produces",
         await operator.stop();
         return undefined;
       }, (error) => error);
-      actual.set("exec-plugin", messageOf(error).replaceAll(path, KUBECONFIG));
+      actual.set(
+        "exec-plugin",
+        messageOf(error).replaceAll(path, KUBECONFIG).replaceAll(cp.server, SERVER),
+      );
     });
   } finally {
     admin.close();

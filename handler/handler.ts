@@ -16,10 +16,11 @@ export interface SyncRequest<P extends KubernetesObject = KubernetesObject> {
   /** The parent's existing children, as found in the cache when the sync started. */
   readonly children: Children;
   /**
-   * Aborted when the sync times out (`syncTimeoutMs`) or the operator stops; pass it to `fetch`
-   * and other cancellable work. The runner always sets it.
+   * Aborted when the sync times out (`syncTimeoutMs`), when leadership is lost, or when the
+   * operator stops and the sync outlives the shutdown bound; pass it to `fetch` and other
+   * cancellable work.
    */
-  readonly signal?: AbortSignal | undefined;
+  readonly signal: AbortSignal;
 }
 
 /**
@@ -264,6 +265,6 @@ export function syncRequest<P extends KubernetesObject>(
   return Object.freeze({
     parent,
     children: children instanceof Children ? children : new Children(children),
-    ...(options.signal === undefined ? {} : { signal: options.signal }),
+    signal: options.signal ?? new AbortController().signal,
   });
 }

@@ -135,6 +135,8 @@ interface SyncContext {
   term: number;
   /** Aborted when leadership of that term is lost. */
   leadership: AbortSignal | undefined;
+  /** Aborted when the operator stops and the sync did not finish within the drain bound. */
+  stopping: AbortSignal | undefined;
 }
 
 const composedTransforms = new WeakMap<
@@ -251,7 +253,7 @@ export class Controller {
     }
     this.#queue = new WorkQueue({
       concurrency: config.concurrency,
-      process: (key) => this.#sync(key),
+      process: (key, signal) => this.#sync(key, signal),
       errorBackoff: (key) => this.#backoff.next(key) ?? config.maxErrorBackoffMs,
       resetBackoff: (key) => this.#backoff.reset(key),
     });
@@ -394,7 +396,7 @@ export class Controller {
     return !this.#leadership.holds(ctx.term);
   }
 
-  async #sync(key: string): Promise<WorkResult> {
+  async #sync(key: string, stopping?: AbortSignal): Promise<WorkResult> {
     const started = performance.now();
     const parent = this.#parents.getByKey(key);
     if (!parent) return { ok: true };
@@ -405,6 +407,7 @@ export class Controller {
       key,
       term,
       leadership: this.#leadership === undefined ? undefined : this.#termAbort.signal,
+      stopping,
     };
     const phase = parent.metadata?.deletionTimestamp ? "finalize" : "sync";
     this.#emitSync({ parent: key, phase, state: "started" });
@@ -483,9 +486,9 @@ export class Controller {
   ): Promise<T> {
     const key = ctx.key;
     const timeout = new AbortController();
-    const signal = ctx.leadership
-      ? AbortSignal.any([timeout.signal, ctx.leadership])
-      : timeout.signal;
+    const signals = [timeout.signal, ctx.leadership, ctx.stopping]
+      .filter((s): s is AbortSignal => s !== undefined);
+    const signal = signals.length === 1 ? timeout.signal : AbortSignal.any(signals);
     const request: SyncRequest = {
       parent: structuredClone(snapshot.parent),
       children: new Children(structuredClone(snapshot.children)),
@@ -573,6 +576,35 @@ export class Controller {
     }
     if (response?.retryAfterMs !== undefined) {
       return { ok: true, requeueAfterMs: response.retryAfterMs };
+    }
+    // Children the garbage collector cannot know about (cluster-scoped children of a namespaced
+    // parent carry no owner reference) are deleted here, before the finalizer goes.
+    if (parent.metadata?.namespace) {
+      for (const child of this.#childrenOf(uid)) {
+        const state = this.#children.get(`${child.apiVersion}/${child.kind}`);
+        if (!state || state.config.type.namespaced || child.metadata?.deletionTimestamp) continue;
+        this.#fence(ctx);
+        try {
+          await state.client.delete(child.metadata!.name!, {
+            preconditions: { uid: child.metadata!.uid! },
+            propagationPolicy: "Background",
+          });
+          this.#metrics.write("delete");
+          logger.info("deleted cluster-scoped {child} of {parent}, which is being deleted", {
+            child: `${child.kind} "${child.metadata!.name}"`,
+            parent: ctx.key,
+          });
+        } catch (error) {
+          if (error instanceof ApiError && (error.isNotFound || error.isConflict)) continue;
+          throw new SyncError(
+            ctx.key,
+            `cannot delete ${child.kind} "${child.metadata!.name}": ${
+              error instanceof Error ? error.message : String(error)
+            }`,
+            { cause: error },
+          );
+        }
+      }
     }
     if (await this.#removeFinalizer(ctx, parent, finalizer)) {
       if (this.#events && (!this.#leadership || this.#leadership.holds(ctx.term))) {
@@ -679,7 +711,8 @@ export class Controller {
       [this.#config.ownershipLabel]: this.#config.name,
     };
     // An owner reference from a cluster-scoped child to a namespaced parent is invalid: such
-    // children are deleted by the operator instead of the garbage collector.
+    // children are deleted by the operator when it finalizes the parent (with a finalizer
+    // configured; without one they outlive the parent), instead of by the garbage collector.
     if (!(parent.metadata?.namespace && !type.namespaced)) {
       const ref = {
         apiVersion: parent.apiVersion ?? this.#config.parent.apiVersion,
@@ -713,10 +746,30 @@ export class Controller {
       const current = state.informer.get(name, namespace);
       const label = `${object.kind} "${objectKey(object)}"`;
       const ns = namespace ? { namespace } : {};
+      const owner = parent.metadata!.uid!;
+      // The cache holds every object that carries the tracking label, whatever its value (other
+      // tools use `app.kubernetes.io/instance` too): never take over one that is not this
+      // parent's.
+      const foreign = (object: KubernetesObject | undefined) =>
+        object !== undefined && object.metadata?.labels?.[this.#config.trackingLabel] !== owner;
+      const refuse = (other: KubernetesObject) =>
+        new SyncError(
+          key,
+          `cannot write ${label}: it exists and is not this parent's (label ` +
+            `"${this.#config.trackingLabel}" is ${
+              JSON.stringify(other.metadata?.labels?.[this.#config.trackingLabel] ?? null)
+            }, not "${owner}")`,
+        );
+      if (foreign(current)) throw refuse(current!);
       try {
         if (state.config.updateStrategy === "Apply") {
           if (current && isSubset(object, current)) continue;
           if (current?.metadata?.deletionTimestamp) continue;
+          if (!current) {
+            // Server-side apply would silently adopt an object someone else made: look first.
+            const other = await state.client.find(name, ns);
+            if (other && foreign(other)) throw refuse(other);
+          }
           this.#fence(ctx);
           const applied = await state.client.apply(object, {
             fieldManager: this.#config.name,
@@ -766,7 +819,7 @@ export class Controller {
           changed,
         });
       } catch (error) {
-        if (error instanceof LeadershipLostError) throw error;
+        if (error instanceof LeadershipLostError || error instanceof SyncError) throw error;
         const detail = error instanceof ApiError && error.isAlreadyExists
           ? `it exists but is not labelled for this operator (label "${this.#config.trackingLabel}")`
           : error instanceof Error

@@ -21,8 +21,7 @@ import {
   type OperatorConfigInit,
 } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
-import { Children } from "../handler/children.ts";
-import type { Handler, SyncRequest } from "../handler/handler.ts";
+import { type Handler, type SyncRequest, syncRequest } from "../handler/handler.ts";
 import type { SyncEvent } from "../runner/controller.ts";
 import { diffPaths, isSubset } from "../runner/diff.ts";
 import { type OperatorHandle, startOperator } from "../runner/run_operator.ts";
@@ -972,7 +971,7 @@ export class TestKit implements AsyncDisposable {
     }
     const uid = parent.metadata?.uid;
     const owned = uid === undefined ? [] : children.flatMap((informer) => informer.byIndex(uid));
-    return { parent: structuredClone(parent), children: new Children(structuredClone(owned)) };
+    return syncRequest(structuredClone(parent), structuredClone(owned));
   }
 
   /**

@@ -461,7 +461,7 @@ Deno.test("a handler that hangs past syncTimeoutMs fails its own parent only, an
   await withOperator(ns, { syncTimeoutMs: 300 }, async ({ parent, signal }) => {
     if (parent.metadata!.name === "hang") {
       await new Promise<void>((resolve) =>
-        signal!.addEventListener("abort", () => {
+        signal.addEventListener("abort", () => {
           aborted++;
           resolve();
         }, { once: true })
@@ -517,4 +517,67 @@ Deno.test("a cluster-scoped parent owns namespaced children", async () => {
   } finally {
     await op.stop();
   }
+});
+
+Deno.test("an object of the same name that is not the parent's is never taken over, by any strategy", async () => {
+  for (const updateStrategy of ["Replace", "Apply"] as const) {
+    const ns = await namespace();
+    const parents = new ResourceClient<ParentObject>(admin, Parent, ns);
+    const cms = new ResourceClient(admin, k8s.core.v1.ConfigMap, ns);
+    // One made by another tool that also uses the tracking label key (Helm sets
+    // app.kubernetes.io/instance to the release name), one with no label at all.
+    await cms.create({
+      metadata: { name: "taken-child", labels: { "app.kubernetes.io/instance": "my-release" } },
+      data: { owner: "helm" },
+    });
+    await cms.create({ metadata: { name: "plain-child" }, data: { owner: "someone" } });
+    await withOperator(
+      ns,
+      { children: [{ type: k8s.core.v1.ConfigMap, updateStrategy }] },
+      ({ parent }) => ({ children: [configMapFor(parent)] }),
+      async (op) => {
+        await parents.create({ metadata: { name: "taken" }, spec: { value: "x" } });
+        await parents.create({ metadata: { name: "plain" }, spec: { value: "x" } });
+        await eventually(`errors for both parents (${updateStrategy})`, () =>
+          Promise.resolve(
+            op.metrics.syncs(`${ns}/taken`, "error") > 0 &&
+              op.metrics.syncs(`${ns}/plain`, "error") > 0
+              ? true
+              : undefined,
+          ));
+        assert.deepEqual((await cms.get("taken-child")).data, { owner: "helm" });
+        assert.deepEqual((await cms.get("plain-child")).data, { owner: "someone" });
+        assert.match(
+          recentLogs.join("\n"),
+          /cannot write ConfigMap "[^"]+\/taken-child": it exists and is not this parent's \(label "app.kubernetes.io\/instance" is "my-release"/,
+        );
+      },
+    );
+  }
+});
+
+Deno.test("a cluster-scoped child of a namespaced parent is deleted when the parent is finalized", async () => {
+  const ns = await namespace();
+  const parents = new ResourceClient<ParentObject>(admin, Parent, ns);
+  const namespaces = new ResourceClient(admin, k8s.core.v1.Namespace);
+  const childName = `${ns}-owned`;
+  await withOperator(
+    ns,
+    { children: [{ type: k8s.core.v1.Namespace, updateStrategy: "OnDelete" }] },
+    () => ({ children: [{ apiVersion: "v1", kind: "Namespace", metadata: { name: childName } }] }),
+    async () => {
+      await parents.create({ metadata: { name: "ns-owner" }, spec: {} });
+      const child = await eventually("the Namespace child", () => namespaces.find(childName));
+      assert.equal(child.metadata?.ownerReferences, undefined, "no owner reference is possible");
+      await parents.delete("ns-owner");
+      await eventually(
+        "the parent to go",
+        async () => (await parents.find("ns-owner")) === undefined,
+      );
+      await eventually("the Namespace to be deleted", async () => {
+        const found = await namespaces.find(childName);
+        return found === undefined || found.metadata?.deletionTimestamp !== undefined;
+      });
+    },
+  );
 });
