@@ -6,10 +6,10 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { ClientConfig } from "../client/client_config.ts";
-import { discoverResourceType } from "../client/discovery.ts";
+import { discoverResourceType, UnknownKindError } from "../client/discovery.ts";
 import type { KubeClient } from "../client/kube_client.ts";
 import { loadClientConfig } from "../client/load_client_config.ts";
-import type { KubernetesObject } from "../client/resource_type.ts";
+import { groupOf, type KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig, ServerConfig } from "../config/operator_config.ts";
 import { type Handler, normalizeHandler } from "../handler/handler.ts";
 import { Controller } from "./controller.ts";
@@ -117,12 +117,15 @@ async function checkTypes(config: OperatorConfig, client: KubeClient): Promise<v
       served = await discoverResourceType(client, type);
     } catch (error) {
       const hint = permissionHint(error);
-      throw new OperatorFatalError(
-        `Cannot start operator "${config.name}": ${
-          hint ? `cannot reach the API server ${client.config.server}: ${hint}` : messageOf(error)
-        }` + (!hint && type === config.parent ? " (is the CRD installed?)" : ""),
-        { cause: error },
-      );
+      const detail = hint
+        ? `cannot reach the API server ${client.config.server}: ${hint}`
+        : error instanceof UnknownKindError
+        ? messageOf(error) + (groupOf(type) ? " (is the CRD installed?)" : "")
+        : `cannot ask the API server ${client.config.server} whether ${type.apiVersion} ` +
+          `${type.kind} is served: ${messageOf(error)}`;
+      throw new OperatorFatalError(`Cannot start operator "${config.name}": ${detail}`, {
+        cause: error,
+      });
     }
     if (served.plural !== type.plural || served.namespaced !== type.namespaced) {
       throw new OperatorFatalError(
