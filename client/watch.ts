@@ -140,20 +140,32 @@ export async function* watchPath<T>(
   const controller = new AbortController();
   const outer = options.signal;
   if (outer?.aborted) return;
-  const onAbort = () => controller.abort(outer?.reason);
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  // Aborting the request alone does not always settle a pending body read when other requests
+  // share the HTTP client: cancel the reader too, so that a stop or the idle deadline always ends
+  // the watch.
+  const stop = (reason: unknown) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+    reader?.cancel(reason).catch(() => {});
+  };
+  const onAbort = () => stop(outer?.reason);
   outer?.addEventListener("abort", onAbort, { once: true });
   let idle = false;
+  // One lazy deadline timer for the whole watch: data only moves the deadline, and the timer
+  // re-arms itself for the rest of the time when it fires early.
+  let lastData = performance.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
+  const check = () => {
+    const quiet = performance.now() - lastData;
+    if (quiet >= idleTimeoutMs) {
       idle = true;
-      controller.abort(new WatchIdleTimeoutError(path, idleTimeoutMs));
-    }, idleTimeoutMs);
+      stop(new WatchIdleTimeoutError(path, idleTimeoutMs));
+    } else {
+      timer = setTimeout(check, idleTimeoutMs - quiet);
+    }
   };
-  let reader: ReadableStreamDefaultReader<string> | undefined;
+  timer = setTimeout(check, idleTimeoutMs);
   try {
-    arm();
     let response: Response;
     try {
       response = await client.send("GET", path, {
@@ -177,10 +189,12 @@ export async function* watchPath<T>(
       throw error;
     }
     if (!response.body) return;
-    reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    const chunks = async function* (r: ReadableStreamDefaultReader<string>) {
+    reader = response.body.getReader();
+    if (controller.signal.aborted) reader.cancel().catch(() => {});
+    const decoder = new TextDecoder();
+    const chunks = async function* (r: ReadableStreamDefaultReader<Uint8Array>) {
       while (true) {
-        let result: ReadableStreamReadResult<string>;
+        let result: ReadableStreamReadResult<Uint8Array>;
         try {
           result = await r.read();
         } catch (error) {
@@ -190,9 +204,16 @@ export async function* watchPath<T>(
             cause: error,
           });
         }
-        if (result.done) return;
-        arm();
-        yield result.value;
+        if (result.done) {
+          // A read ended by our own cancel: say why.
+          if (idle) throw new WatchIdleTimeoutError(path, idleTimeoutMs);
+          if (outer?.aborted) return;
+          const rest = decoder.decode();
+          if (rest) yield rest;
+          return;
+        }
+        lastData = performance.now();
+        yield decoder.decode(result.value, { stream: true });
       }
     };
     try {
@@ -204,7 +225,7 @@ export async function* watchPath<T>(
   } finally {
     clearTimeout(timer);
     outer?.removeEventListener("abort", onAbort);
-    if (!controller.signal.aborted) controller.abort();
+    stop(undefined);
     await reader?.cancel().catch(() => {});
   }
 }
