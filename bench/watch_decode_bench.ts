@@ -48,6 +48,28 @@ Deno.bench({
   },
 });
 
+// The floor of decoding: split the same chunks into lines and `JSON.parse` each, with no checks.
+Deno.bench({
+  name: `floor: split and JSON.parse ${EVENTS} watch lines`,
+  n: 20,
+  fn() {
+    let count = 0;
+    let buffer = "";
+    for (const chunk of chunks) {
+      buffer += chunk;
+      let start = 0;
+      let newline: number;
+      while ((newline = buffer.indexOf("\n", start)) >= 0) {
+        JSON.parse(buffer.slice(start, newline));
+        start = newline + 1;
+        count++;
+      }
+      buffer = buffer.slice(start);
+    }
+    if (count !== EVENTS) throw new Error(`parsed ${count} lines, expected ${EVENTS}`);
+  },
+});
+
 if (import.meta.main) {
   // `deno run bench/watch_decode_bench.ts` prints events per second directly.
   const rounds = 10;
