@@ -202,10 +202,29 @@ export class KubeClient implements Disposable {
     path: string,
     options: RequestOptions = {},
   ): Promise<T> {
-    const response = await this.send(method, path, options);
-    if (response.status === 204) return undefined as T;
-    const text = await response.text();
-    return (text ? JSON.parse(text) : undefined) as T;
+    const idempotent = options.idempotent ??
+      (["GET", "HEAD", "PUT", "DELETE"].includes(method) ||
+        options.contentType === "application/apply-patch+yaml");
+    const maxRetries = this.#options.retry?.maxRetries ?? 5;
+    for (let attempt = 0;; attempt++) {
+      const response = await this.send(method, path, options);
+      if (response.status === 204) return undefined as T;
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (error) {
+        // The connection broke after the headers: the body is lost, not the request.
+        const broken = new NetworkError(
+          { method, path },
+          `the response body was cut off: ${describeCause(error)}`,
+          { cause: error },
+        );
+        if (!idempotent || attempt >= maxRetries || options.signal?.aborted) throw broken;
+        await sleep(this.#backoff(attempt, this.#options.retry ?? {}), options.signal);
+        continue;
+      }
+      return (text ? JSON.parse(text) : undefined) as T;
+    }
   }
 
   /**
@@ -334,6 +353,20 @@ export class KubeClient implements Disposable {
     const max = retry.maxDelayMs ?? 10_000;
     const base = Math.min(max, initial * 2 ** attempt);
     return Math.round(base * (0.5 + Math.random() * 0.5));
+  }
+
+  /**
+   * Drops the pooled connections: the next request opens a new one. Called when a watch found
+   * its connection silent, since with HTTP/2 every request shares that one dead connection.
+   */
+  resetConnections(): void {
+    if (this.#httpClient === undefined) return;
+    const old = this.#httpClient;
+    this.#httpClient = undefined;
+    this.#httpClientCertificate = undefined;
+    try {
+      old.close();
+    } catch { /* already closed */ }
   }
 
   /** Closes the underlying HTTP client and its connections. */

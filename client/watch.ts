@@ -160,6 +160,8 @@ export async function* watchPath<T>(
     if (quiet >= idleTimeoutMs) {
       idle = true;
       stop(new WatchIdleTimeoutError(path, idleTimeoutMs));
+      // The connection itself is presumed dead: do not let the next requests reuse it.
+      client.resetConnections();
     } else {
       timer = setTimeout(check, idleTimeoutMs - quiet);
     }

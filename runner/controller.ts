@@ -71,6 +71,23 @@ function normalize<T>(value: T): T {
   return value === undefined ? value : JSON.parse(JSON.stringify(value));
 }
 
+/**
+ * A Secret's `stringData` is write-only: the API server folds it into `data` (base64) and never
+ * returns it. Fold it the same way before comparing, or the child would look changed forever.
+ */
+function secretStringDataToData(object: KubernetesObject): void {
+  if (object.apiVersion !== "v1" || object.kind !== "Secret") return;
+  const stringData = object.stringData as Record<string, string> | undefined;
+  if (!stringData || typeof stringData !== "object") return;
+  const data = { ...(object.data as Record<string, string> | undefined) };
+  for (const [key, value] of Object.entries(stringData)) {
+    const bytes = new TextEncoder().encode(String(value));
+    data[key] = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+  }
+  object.data = data;
+  delete object.stringData;
+}
+
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
@@ -418,11 +435,19 @@ export class Controller {
         () => phase === "finalize" ? this.#finalize(ctx, parent) : this.#reconcile(ctx, parent),
       );
       const durationMs = performance.now() - started;
-      this.#metrics.syncDone(key, true, durationMs);
+      // A parent deleted meanwhile has had its series dropped: do not bring them back.
+      if (this.#parents.getByKey(key)) this.#metrics.syncDone(key, true, durationMs);
       this.#emitSync({ parent: key, phase, state: "succeeded", durationMs });
       return result;
     } catch (error) {
       const durationMs = performance.now() - started;
+      if (error instanceof SyncError && !this.#parents.getByKey(key)) {
+        // The parent was deleted while it synced (its writes then fail with 404 or 409): that
+        // is not a failure of anything, and its series are gone with it.
+        this.#emitSync({ parent: key, phase, state: "succeeded", durationMs });
+        logger.debug("{parent} was deleted during its sync", { parent: key });
+        return { ok: true };
+      }
       if (this.#fenced(ctx, error)) {
         // Not a failure of the parent: this instance stopped leading while syncing it.
         this.#emitSync({ parent: key, phase, state: "failed", durationMs, error });
@@ -665,6 +690,7 @@ export class Controller {
       const where = `children[${i}]`;
       if (!raw || typeof raw !== "object") throw new SyncError(key, `${where} is not an object`);
       const object = normalize(raw);
+      secretStringDataToData(object);
       const state = this.#children.get(`${object.apiVersion}/${object.kind}`);
       if (!state) {
         throw new SyncError(

@@ -392,7 +392,12 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
             this.#emit({ type: "deleted", object, ...(previous ? { previous } : {}) });
           } else {
             const cached = this.#cache.get(objectKey(object));
-            if (cached && cached.metadata?.resourceVersion === rv) continue;
+            // Already seen, or older than what our own write stored (observe()): the watch is
+            // behind, and replaying it would take the cache back in time.
+            if (cached && (cached.metadata?.resourceVersion === rv || isNewer(cached, object))) {
+              if (rv) this.#resourceVersion = rv;
+              continue;
+            }
             const previous = this.#store(object);
             this.#emit(
               previous ? { type: "modified", object, previous } : { type: "added", object },

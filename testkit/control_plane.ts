@@ -110,6 +110,28 @@ export interface ControlPlane extends ControlPlaneState, AsyncDisposable {
   ): Promise<string>;
   /** Sends an authenticated admin request; for tests and set-up. */
   adminFetch(path: string, init?: RequestInit): Promise<Response>;
+  /**
+   * Kills kube-apiserver with SIGKILL and waits until it has exited. etcd, its data and
+   * kube-controller-manager keep running. Only for a control plane this process started.
+   *
+   * @throws {TypeError} when the control plane was attached or is stopped
+   */
+  killApiServer(): Promise<void>;
+  /**
+   * Starts kube-apiserver again after {@linkcode ControlPlane.killApiServer}, with the same port,
+   * certificates, flags and etcd, and waits until `/readyz` answers ok. Does nothing when it runs.
+   *
+   * @returns milliseconds until it was ready
+   * @throws {TypeError} when the control plane was attached or is stopped
+   * @throws {ControlPlaneStartError} when it exits or is not ready in time
+   */
+  startApiServer(): Promise<number>;
+  /**
+   * {@linkcode ControlPlane.killApiServer} then {@linkcode ControlPlane.startApiServer}.
+   *
+   * @returns milliseconds from the kill until it was ready again
+   */
+  restartApiServer(): Promise<number>;
   /** Ends every process and removes the directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -327,7 +349,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await sleep(100);
     }
 
-    const apiServer = spawn("kube-apiserver", [
+    const apiServerArgv = [
       binaries.kubeApiServer,
       `--etcd-servers=${etcdUrl}`,
       "--bind-address=127.0.0.1",
@@ -348,7 +370,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       "--endpoint-reconciler-type=none",
       "--profiling=false",
       ...(options.apiServerArgs ?? []),
-    ], dir);
+    ];
+    const apiServer = spawn("kube-apiserver", apiServerArgv, dir);
     processes.push(apiServer);
 
     const httpClient = Deno.createHttpClient({ caCerts: [servingCa.certificate] });
@@ -451,11 +474,62 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     };
     await Deno.writeTextFile(`${dir}/control-plane.json`, JSON.stringify(state, null, 2));
 
+    const pids: Record<string, number> = Object.fromEntries(
+      processes.map((p) => [p.name, p.child.pid]),
+    );
+    const killApiServer = async (): Promise<void> => {
+      if (stopped) throw new TypeError("Cannot kill kube-apiserver: the control plane is stopped");
+      const proc = processes.find((p) => p.name === "kube-apiserver");
+      if (!proc || proc.exited) return;
+      try {
+        proc.child.kill("SIGKILL");
+      } catch { /* already gone */ }
+      await proc.exit;
+    };
+    const startApiServer = async (): Promise<number> => {
+      if (stopped) {
+        throw new TypeError("Cannot start kube-apiserver: the control plane is stopped");
+      }
+      const started = performance.now();
+      const index = processes.findIndex((p) => p.name === "kube-apiserver");
+      const current = processes[index];
+      if (current && !current.exited) return 0;
+      const proc = spawn("kube-apiserver", apiServerArgv, dir);
+      if (index < 0) processes.push(proc);
+      else processes[index] = proc;
+      pids["kube-apiserver"] = proc.child.pid;
+      const until = Date.now() + (options.startTimeoutMs ?? 90_000);
+      while (true) {
+        if (proc.exited) {
+          throw new ControlPlaneStartError(
+            `Cannot restart kube-apiserver: it exited\n--- last lines of ${proc.logPath}:\n${await logTail(
+              proc,
+            )}`,
+            dir,
+          );
+        }
+        if (Date.now() > until) {
+          throw new ControlPlaneStartError(
+            "Cannot restart kube-apiserver: /readyz not ok in time",
+            dir,
+          );
+        }
+        try {
+          const res = await adminFetch("/readyz", { signal: AbortSignal.timeout(2000) });
+          await res.body?.cancel();
+          if (res.ok) return Math.round(performance.now() - started);
+        } catch { /* not up yet */ }
+        await sleep(100);
+      }
+    };
+
     return makeControlPlane(state, {
       kubeconfig,
       clientCa,
       adminFetch,
-      pids: Object.fromEntries(processes.map((p) => [p.name, p.child.pid])),
+      pids,
+      killApiServer,
+      startApiServer,
       stop: async () => {
         closeClient();
         await stop();
@@ -495,11 +569,20 @@ export async function attachControlPlane(dir: string): Promise<ControlPlane> {
     if (!headers.has("Accept")) headers.set("Accept", "application/json");
     return fetch(`${state.server}${path}`, { ...init, headers, client: httpClient });
   };
+  const notStarted = (what: string) => () =>
+    Promise.reject(
+      new TypeError(
+        `Cannot ${what} kube-apiserver: this process attached to the control plane in "${dir}" ` +
+          `and did not start it (use startControlPlane() for a private one)`,
+      ),
+    );
   return makeControlPlane(state, {
     kubeconfig,
     clientCa,
     adminFetch,
     pids: {},
+    killApiServer: notStarted("kill"),
+    startApiServer: notStarted("start"),
     stop: () => {
       httpClient?.close();
       httpClient = undefined;
@@ -530,6 +613,8 @@ interface Internals {
   clientCa: CertificatePair;
   adminFetch: (path: string, init?: RequestInit) => Promise<Response>;
   pids: Record<string, number>;
+  killApiServer: () => Promise<void>;
+  startApiServer: () => Promise<number>;
   stop: () => Promise<void>;
 }
 
@@ -616,6 +701,14 @@ function makeControlPlane(state: ControlPlaneState, internals: Internals): Contr
     mintUser,
     serviceAccountToken,
     adminFetch,
+    killApiServer: internals.killApiServer,
+    startApiServer: internals.startApiServer,
+    restartApiServer: async () => {
+      const started = performance.now();
+      await internals.killApiServer();
+      await internals.startApiServer();
+      return Math.round(performance.now() - started);
+    },
     stop: internals.stop,
     [Symbol.asyncDispose]: internals.stop,
   };
