@@ -54,3 +54,17 @@ export {
   installCustomResourceDefinitions,
   testCustomResourceDefinition,
 } from "./crds.ts";
+export {
+  FaultProxy,
+  FaultProxyError,
+  type FaultProxyOptions,
+  type ProxyConnectionCounts,
+  type ReleaseOptions,
+  type StallOptions,
+  startFaultProxy,
+  startWatchFaultServer,
+  type WatchFault,
+  WatchFaultServer,
+  type WatchFaultServerOptions,
+  type WatchFilter,
+} from "./proxy.ts";
