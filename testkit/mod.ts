@@ -68,3 +68,8 @@ export {
   type WatchFaultServerOptions,
   type WatchFilter,
 } from "./proxy.ts";
+export {
+  createObjects,
+  deployServiceAccount,
+  type ServiceAccountAccess,
+} from "./service_account.ts";

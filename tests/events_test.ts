@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
+import { deployServiceAccount } from "../testkit/service_account.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
@@ -219,16 +220,10 @@ Deno.test("an Event that cannot be written never fails a sync", async () => {
     namespace: ns,
   });
   // The generated RBAC without the Event permission: every Event write is refused (403).
-  for (const object of rbacFor(config, { namespace: ns, events: false })) {
-    const [group, version] = object.apiVersion!.includes("/")
-      ? object.apiVersion!.split("/")
-      : ["", object.apiVersion!];
-    const path = `${group ? `/apis/${group}/${version}` : `/api/${version}`}${
-      object.metadata?.namespace ? `/namespaces/${object.metadata.namespace}` : ""
-    }/${object.kind!.toLowerCase()}s`;
-    await admin.request("POST", path, { body: object });
-  }
-  const token = await cp.serviceAccountToken(ns, "event-test", { create: false });
+  const { token } = await deployServiceAccount(
+    cp,
+    rbacFor(config, { namespace: ns, events: false }),
+  );
   const parents = new ResourceClient(admin, Parent, ns);
   let calls = 0;
   await withOperator(ns, {}, () => {

@@ -4,9 +4,10 @@
 // lease duration, a paused leader writes nothing once it wakes, and a stopped leader releases the
 // Lease so that the follower takes over at once.
 import assert from "node:assert/strict";
-import { dump as toYamlText } from "js-yaml";
+
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
+import { deployServiceAccount } from "../testkit/service_account.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
@@ -57,7 +58,6 @@ interface Deployed {
   namespace: string;
   token: string;
   kubeconfigPath: string;
-  dir: string;
 }
 
 let deployments = 0;
@@ -72,35 +72,8 @@ async function deploy(): Promise<Deployed> {
     namespace,
   });
   const objects = rbacFor(config, { namespace, leaderElection: true, events: true });
-  for (const object of objects) {
-    const [group, version] = object.apiVersion!.includes("/")
-      ? object.apiVersion!.split("/")
-      : ["", object.apiVersion!];
-    const plural = `${object.kind!.toLowerCase()}s`;
-    const path = `${group ? `/apis/${group}/${version}` : `/api/${version}`}${
-      object.metadata?.namespace ? `/namespaces/${object.metadata.namespace}` : ""
-    }/${plural}`;
-    await admin.request("POST", path, { body: object });
-  }
-  const sa = objects.find((o) => o.kind === "ServiceAccount")!.metadata!.name!;
-  const token = await cp.serviceAccountToken(namespace, sa, { create: false });
-  const dir = await Deno.makeTempDir();
-  const kubeconfigPath = `${dir}/kubeconfig`;
-  await Deno.writeTextFile(
-    kubeconfigPath,
-    toYamlText({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{
-        name: "c",
-        cluster: { server: cp.server, "certificate-authority-data": btoa(cp.caCertificate) },
-      }],
-      users: [{ name: "operator", user: { token } }],
-      contexts: [{ name: "c", context: { cluster: "c", user: "operator" } }],
-      "current-context": "c",
-    }),
-  );
-  return { namespace, token, kubeconfigPath, dir };
+  const { token, kubeconfigPath } = await deployServiceAccount(cp, objects);
+  return { namespace, token, kubeconfigPath };
 }
 
 interface LogRecord {
@@ -307,7 +280,6 @@ Deno.test("a killed leader is replaced within the lease duration; only the leade
   } finally {
     await pair.a.close();
     await pair.b.close();
-    await Deno.remove(deployed.dir, { recursive: true });
   }
 });
 
@@ -389,7 +361,6 @@ Deno.test("a leader paused past its lease writes nothing when it wakes, then exi
   } finally {
     await pair.a.close();
     await pair.b.close();
-    await Deno.remove(deployed.dir, { recursive: true });
   }
 });
 
@@ -428,7 +399,6 @@ Deno.test("a leader stopped gracefully releases the Lease and the follower takes
   } finally {
     await pair.a.close();
     await pair.b.close();
-    await Deno.remove(deployed.dir, { recursive: true });
   }
 });
 

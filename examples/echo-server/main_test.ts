@@ -3,7 +3,7 @@
 // of the ServiceAccount that the generated RBAC binds. Proves the least-privilege RBAC suffices,
 // that removing a rule fails with a clear 403, and that SIGTERM ends the process cleanly.
 import assert from "node:assert/strict";
-import { dump as toYamlText, load as parseYaml } from "js-yaml";
+import { load as parseYaml } from "js-yaml";
 import {
   k8s,
   KubeClient,
@@ -15,6 +15,7 @@ import {
 } from "@roperator/core";
 import {
   type ControlPlane,
+  deployServiceAccount,
   installCustomResourceDefinitions,
   testControlPlane,
 } from "@roperator/core/testkit";
@@ -60,7 +61,6 @@ interface Deployed {
   namespace: string;
   token: string;
   kubeconfigPath: string;
-  dir: string;
 }
 
 /** Creates a namespace, applies the generated RBAC (optionally edited) and mints its token. */
@@ -69,35 +69,8 @@ async function deploy(edit?: (objects: KubernetesObject[]) => void): Promise<Dep
   await new ResourceClient(admin, k8s.core.v1.Namespace).create({ metadata: { name: namespace } });
   const objects = rbacFor(operatorConfig({ ...configInit, namespace }), { namespace });
   edit?.(objects);
-  for (const object of objects) {
-    const [group, version] = object.apiVersion!.includes("/")
-      ? object.apiVersion!.split("/")
-      : ["", object.apiVersion!];
-    const plural = `${object.kind!.toLowerCase()}s`;
-    const path = `${group ? `/apis/${group}/${version}` : `/api/${version}`}${
-      object.metadata?.namespace ? `/namespaces/${object.metadata.namespace}` : ""
-    }/${plural}`;
-    await admin.request("POST", path, { body: object });
-  }
-  const sa = objects.find((o) => o.kind === "ServiceAccount")!.metadata!.name!;
-  const token = await cp.serviceAccountToken(namespace, sa, { create: false });
-  const dir = await Deno.makeTempDir();
-  const kubeconfigPath = `${dir}/kubeconfig`;
-  await Deno.writeTextFile(
-    kubeconfigPath,
-    toYamlText({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{
-        name: "c",
-        cluster: { server: cp.server, "certificate-authority-data": btoa(cp.caCertificate) },
-      }],
-      users: [{ name: "operator", user: { token } }],
-      contexts: [{ name: "c", context: { cluster: "c", user: "operator" } }],
-      "current-context": "c",
-    }),
-  );
-  return { namespace, token, kubeconfigPath, dir };
+  const { token, kubeconfigPath } = await deployServiceAccount(cp, objects);
+  return { namespace, token, kubeconfigPath };
 }
 
 /** Runs main.ts exactly as the compiled binary would be (same permission flags). */
@@ -170,7 +143,6 @@ Deno.test("the operator entry point converges under its generated RBAC and exits
       operator.logs().includes('"level":"DEBUG"'),
       "debug logs were on (the check means something)",
     );
-    await Deno.remove(deployed.dir, { recursive: true });
   }
 });
 
@@ -215,6 +187,5 @@ Deno.test("without one RBAC rule the operator reports a clear 403 naming the ver
     const status = await operator.stop();
     assert.equal(status.code, 0);
     assert.ok(!operator.logs().includes(deployed.token), "the token never appears in the logs");
-    await Deno.remove(deployed.dir, { recursive: true });
   }
 });

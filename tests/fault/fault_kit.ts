@@ -589,30 +589,4 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * Creates objects of any kind (RBAC, ServiceAccounts) through the generic REST path; an object
- * that exists already is left alone.
- *
- * @param admin an admin client
- * @param objects the objects, each with apiVersion, kind and metadata
- * @returns a promise that resolves when every object exists
- */
-export async function createObjects(
-  admin: KubeClient,
-  objects: readonly KubernetesObject[],
-): Promise<void> {
-  for (const object of objects) {
-    const [group, version] = object.apiVersion!.includes("/")
-      ? object.apiVersion!.split("/")
-      : ["", object.apiVersion!];
-    const plural = `${object.kind!.toLowerCase()}s`;
-    const path = `${group ? `/apis/${group}/${version}` : `/api/${version}`}${
-      object.metadata?.namespace ? `/namespaces/${object.metadata.namespace}` : ""
-    }/${plural}`;
-    try {
-      await admin.request("POST", path, { body: object });
-    } catch (error) {
-      if (!(error instanceof ApiError && error.isAlreadyExists)) throw error;
-    }
-  }
-}
+export { createObjects } from "../../testkit/service_account.ts";
