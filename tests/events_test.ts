@@ -1,6 +1,7 @@
 // Kubernetes Events on parents (events.k8s.io/v1): a failing parent gets one Warning Event whose
 // series count grows; rejected child writes and finalizer outcomes are reported; repeats are
 // rate-limited per object; and an Event that cannot be written never fails a sync.
+import { createNamespace, eventually } from "./helpers.ts";
 import assert from "node:assert/strict";
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
@@ -35,25 +36,8 @@ Deno.test.afterAll(async () => {
   await cp?.stop();
 });
 
-let counter = 0;
-async function namespace(): Promise<string> {
-  const name = `ev-${Date.now().toString(36)}-${counter++}`;
-  await new ResourceClient(admin, k8s.core.v1.Namespace).create({ metadata: { name } });
-  return name;
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
+function namespace(): Promise<string> {
+  return createNamespace(admin, "ev");
 }
 
 type Event = KubernetesObject & {

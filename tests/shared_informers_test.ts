@@ -1,6 +1,7 @@
 // Several operators in one process sharing one informer per type, sharded by disjoint
 // parentLabelSelectors; and lean caches (the built-in pruning, a user transform and the
 // roperator_cached_bytes gauge).
+import { createNamespace, eventually } from "./helpers.ts";
 import assert from "node:assert/strict";
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
@@ -33,25 +34,8 @@ Deno.test.afterAll(async () => {
   await cp?.stop();
 });
 
-let counter = 0;
-async function namespace(): Promise<string> {
-  const name = `sh-${Date.now().toString(36)}-${counter++}`;
-  await new ResourceClient(admin, k8s.core.v1.Namespace).create({ metadata: { name } });
-  return name;
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
+function namespace(): Promise<string> {
+  return createNamespace(admin, "sh");
 }
 
 type ParentObject = KubernetesObject & {

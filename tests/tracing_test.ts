@@ -3,6 +3,7 @@
 // manager is registered, error status on a failed sync, and non-recording spans when no provider
 // is registered. An in-memory TracerProvider and an AsyncLocalStorage context manager stand in
 // for an SDK (or Deno's built-in exporter, OTEL_DENO=true).
+import { eventually } from "./helpers.ts";
 import assert from "node:assert/strict";
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
@@ -175,20 +176,6 @@ Deno.test.afterAll(async () => {
   admin?.close();
   await cp?.stop();
 });
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
 
 Deno.test("without a registered provider, spans do not record", () => {
   const span = trace.getTracer(TRACER_NAME).startSpan("roperator.sync");
