@@ -19,7 +19,9 @@ import type {
   SyncResponse,
 } from "../handler/handler.ts";
 import { KeyedBackoff } from "../handler/backoff.ts";
+import type { Condition } from "../handler/conditions.ts";
 import { diffPaths, isSubset } from "./diff.ts";
+import { describeForeignChild, parentUidOf } from "./ownership.ts";
 import { type Informer, objectKey, pruneCachedObject } from "./informer.ts";
 import { type InformerHandle, InformerPool } from "./informer_pool.ts";
 import { WorkQueue, type WorkResult } from "./work_queue.ts";
@@ -65,6 +67,86 @@ export class SyncError extends Error {
     this.detail = message;
     this.reason = options?.reason;
   }
+}
+
+/** Some children could not be written; each was already reported with an Event of its own. */
+class ChildrenFailedError extends SyncError {
+  constructor(parent: string, message: string, options: SyncErrorOptions) {
+    super(parent, message, options);
+    this.name = "SyncError";
+  }
+}
+
+/** One child could not be written; the message names the child and says why. */
+class ChildWriteError extends Error {
+  constructor(message: string, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "ChildWriteError";
+  }
+}
+
+/** A desired child that could not be written, and why. */
+interface ChildFailure {
+  /** `Kind "namespace/name"`. */
+  child: string;
+  /** Usually a {@linkcode ChildWriteError}. */
+  error: unknown;
+}
+
+/** The condition a parent's status gets while some of its children cannot be written. */
+export const CHILDREN_CONDITION = "ChildrenSynced";
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Whether the write was refused for good until something changes: the API server answered 4xx
+ * (other than a throttle or a timeout), or another object is in the way.
+ */
+function rejectedByServer(error: unknown): boolean {
+  if (error instanceof ChildWriteError && error.cause === undefined) return true;
+  const cause = error instanceof ChildWriteError ? error.cause : error;
+  return cause instanceof ApiError && cause.status >= 400 && cause.status < 500 &&
+    cause.status !== 429 && cause.status !== 408;
+}
+
+/**
+ * The handler's status with a `ChildrenSynced` condition of status `False` that names the
+ * children that could not be written. Only object statuses get it; the handler's own conditions
+ * are kept, and the condition's `lastTransitionTime` is kept while it stays `False`. The next sync
+ * that writes every child drops it (the handler's status no longer has it).
+ */
+function withChildrenFailedCondition(
+  parent: KubernetesObject,
+  status: unknown,
+  failures: ChildFailure[],
+): unknown {
+  if (typeof status !== "object" || status === null || Array.isArray(status)) return status;
+  const desired = status as Record<string, unknown>;
+  const own = Array.isArray(desired.conditions) ? desired.conditions as Condition[] : [];
+  const previous = (parent.status as { conditions?: Condition[] } | undefined)?.conditions
+    ?.find((c) => c?.type === CHILDREN_CONDITION);
+  const message = failures.slice(0, 5).map(({ error }) => messageOf(error)).join("; ") +
+    (failures.length > 5 ? `; and ${failures.length - 5} more` : "");
+  const condition: Condition = {
+    type: CHILDREN_CONDITION,
+    status: "False",
+    reason: failures.some(({ error }) => rejectedByServer(error))
+      ? "ChildWriteRejected"
+      : "ChildWriteFailed",
+    message: message.length > 32_000 ? `${message.slice(0, 32_000)}…` : message,
+    lastTransitionTime: previous?.status === "False"
+      ? previous.lastTransitionTime
+      : new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
+    ...(parent.metadata?.generation === undefined
+      ? {}
+      : { observedGeneration: parent.metadata.generation }),
+  };
+  return {
+    ...desired,
+    conditions: [...own.filter((c) => c?.type !== CHILDREN_CONDITION), condition],
+  };
 }
 
 function normalize<T>(value: T): T {
@@ -150,10 +232,17 @@ interface ChildState {
 interface SyncContext {
   key: string;
   term: number;
+  /**
+   * Given to every API call of the sync: aborted when leadership of that term is lost or the
+   * operator stops (a request is then never retried).
+   */
+  signal: AbortSignal | undefined;
   /** Aborted when leadership of that term is lost. */
   leadership: AbortSignal | undefined;
   /** Aborted when the operator stops and the sync did not finish within the drain bound. */
   stopping: AbortSignal | undefined;
+  /** A handler call that outlived its timeout: the sync ends only when it settles. */
+  overdue: Promise<unknown> | undefined;
 }
 
 const composedTransforms = new WeakMap<
@@ -193,6 +282,8 @@ export class Controller {
   readonly #parents: Informer;
   readonly #children = new Map<string, ChildState & { handle: InformerHandle }>();
   readonly #uidToKey = new Map<string, string>();
+  /** Parents (keys) whose child cannot be written while an object of its name is in the way. */
+  readonly #blocked = new Map<string, Set<string>>();
   readonly #queue: WorkQueue;
   readonly #backoff: KeyedBackoff;
   #running = false;
@@ -233,6 +324,9 @@ export class Controller {
         const uid = change.object.metadata?.uid;
         if (change.type === "deleted") {
           if (uid) this.#uidToKey.delete(uid);
+          for (const [id, parents] of this.#blocked) {
+            if (parents.delete(key) && parents.size === 0) this.#blocked.delete(id);
+          }
           this.#queue.forget(key);
           this.#backoff.delete(key);
           this.#metrics.forgetParent(key);
@@ -248,16 +342,31 @@ export class Controller {
     for (const child of config.children) {
       const childClient = new ResourceClient(client, child.type, config.namespace);
       const transform = transformFor(config.transform, child.type);
+      // Only this operator's children are cached: objects that merely carry the tracking label
+      // (Helm, Kustomize and Argo CD write it too) never enter the cache.
       const handle = pool.acquire(childClient, {
         ...timings,
-        labelSelector: config.trackingLabel,
+        labelSelector: `${config.ownershipLabel}=${config.name}`,
         indexLabel: config.trackingLabel,
         ...(transform ? { transform } : {}),
       }, {
         onChange: (change) => {
-          const uid = change.object.metadata?.labels?.[config.trackingLabel];
-          const key = uid === undefined ? undefined : this.#uidToKey.get(uid);
-          if (key !== undefined) this.#enqueue(key);
+          // The parent it belongs to now, and the one it belonged to before (a tampered owner
+          // reference or label moves it).
+          for (const object of [change.object, change.previous]) {
+            if (object === undefined) continue;
+            const uid = parentUidOf(object, config.trackingLabel);
+            const key = uid === undefined ? undefined : this.#uidToKey.get(uid);
+            if (key !== undefined) this.#enqueue(key);
+          }
+          // Parents that wait for an object of this name to go (a child of an earlier parent
+          // of the same name, or another parent's) try again at once.
+          const id = `${typeKey(child.type)}/${objectKey(change.object)}`;
+          const blocked = this.#blocked.get(id);
+          if (blocked !== undefined) {
+            this.#blocked.delete(id);
+            for (const key of blocked) this.#enqueue(key);
+          }
         },
         onRestart: (reason) => this.#metrics.watchRestart(child.type, reason),
       });
@@ -398,6 +507,41 @@ export class Controller {
     return objects;
   }
 
+  /** The sync's signal as a request option. */
+  #signal(ctx: SyncContext): { signal?: AbortSignal } {
+    return ctx.signal === undefined ? {} : { signal: ctx.signal };
+  }
+
+  /**
+   * Records each child that could not be written (an Event and a log line each) and returns the
+   * error that fails the sync, so that it is retried with backoff.
+   */
+  #childFailures(ctx: SyncContext, parent: KubernetesObject, failures: ChildFailure[]): SyncError {
+    const rejected = failures.some(({ error }) => rejectedByServer(error));
+    for (const { child, error } of failures) {
+      logger.warn("cannot write {child} of {parent}: {error}", {
+        child,
+        parent: ctx.key,
+        error: messageOf(error),
+      });
+      if (this.#events && (!this.#leadership || this.#leadership.holds(ctx.term))) {
+        this.#events.record({
+          regarding: this.#regarding(parent),
+          type: "Warning",
+          reason: rejectedByServer(error) ? "ChildWriteRejected" : "ChildWriteFailed",
+          action: "Sync",
+          note: messageOf(error),
+        });
+      }
+    }
+    const first = failures[0]!;
+    const more = failures.length > 1 ? ` (and ${failures.length - 1} more children)` : "";
+    return new ChildrenFailedError(ctx.key, `${messageOf(first.error)}${more}`, {
+      cause: first.error,
+      reason: rejected ? "ChildWriteRejected" : "ChildWriteFailed",
+    });
+  }
+
   /** The write fence: throws when the sync's leadership term is over. */
   #fence(ctx: SyncContext): void {
     const leadership = this.#leadership;
@@ -420,14 +564,70 @@ export class Controller {
     const term = this.#leadership?.term ?? 0;
     // Not leading (any more): drop the key; the leader syncs it.
     if (this.#leadership !== undefined && !this.#leadership.holds(term)) return { ok: true };
+    const leadership = this.#leadership === undefined ? undefined : this.#termAbort.signal;
+    const signals = [leadership, stopping].filter((s): s is AbortSignal => s !== undefined);
     const ctx: SyncContext = {
       key,
       term,
-      leadership: this.#leadership === undefined ? undefined : this.#termAbort.signal,
+      signal: signals.length < 2 ? signals[0] : AbortSignal.any(signals),
+      leadership,
       stopping,
+      overdue: undefined,
     };
     const phase = parent.metadata?.deletionTimestamp ? "finalize" : "sync";
     this.#emitSync({ parent: key, phase, state: "started" });
+    try {
+      return await this.#run(ctx, parent, phase, started);
+    } finally {
+      // A handler that outlived its timeout still runs: it keeps its parent's slot (no second
+      // handler of the same parent starts, and it counts against the concurrency limit) until it
+      // really returns. The failure was recorded when the timeout fired.
+      if (ctx.overdue !== undefined) await this.#awaitOverdue(ctx, ctx.overdue);
+    }
+  }
+
+  async #awaitOverdue(ctx: SyncContext, overdue: Promise<unknown>): Promise<void> {
+    const since = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const warn = () => {
+      logger.warn(
+        "the handler of {parent} is still running {seconds} s after its timeout; it holds one " +
+          "of the {concurrency} sync slots until it returns (does it ignore its AbortSignal?)",
+        {
+          parent: ctx.key,
+          seconds: Math.round((performance.now() - since + this.#config.syncTimeoutMs) / 1000),
+          concurrency: this.#config.concurrency,
+        },
+      );
+      timer = setTimeout(warn, 60_000);
+    };
+    timer = setTimeout(warn, Math.min(60_000, this.#config.syncTimeoutMs));
+    // A stop that gave up draining releases the slot: the process is going away.
+    const stopping = ctx.stopping;
+    let onStop: (() => void) | undefined;
+    try {
+      await Promise.race([
+        overdue.catch(() => {}),
+        new Promise<void>((resolve) => {
+          if (stopping === undefined) return;
+          onStop = resolve;
+          if (stopping.aborted) resolve();
+          else stopping.addEventListener("abort", onStop, { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onStop !== undefined) stopping?.removeEventListener("abort", onStop);
+    }
+  }
+
+  async #run(
+    ctx: SyncContext,
+    parent: KubernetesObject,
+    phase: "sync" | "finalize",
+    started: number,
+  ): Promise<WorkResult> {
+    const key = ctx.key;
     try {
       const result = await traceSync(
         parent,
@@ -471,7 +671,7 @@ export class Controller {
     phase: "sync" | "finalize",
     error: unknown,
   ): void {
-    if (this.#events === undefined) return;
+    if (this.#events === undefined || error instanceof ChildrenFailedError) return;
     if (this.#leadership !== undefined && !this.#leadership.holds(ctx.term)) return;
     const reason = error instanceof SyncError && error.reason !== undefined
       ? error.reason
@@ -534,9 +734,13 @@ export class Controller {
         else ctx.leadership.addEventListener("abort", onLost, { once: true });
       }
     });
+    const running = Promise.resolve().then(() => call(request));
+    let settled = false;
+    running.then(() => settled = true, () => settled = true);
     try {
-      return await Promise.race([Promise.resolve().then(() => call(request)), deadline]);
+      return await Promise.race([running, deadline]);
     } catch (error) {
+      if (!settled) ctx.overdue = running;
       if (error instanceof LeadershipLostError) throw error;
       throw new SyncError(
         key,
@@ -560,7 +764,7 @@ export class Controller {
           resourceVersion: parent.metadata?.resourceVersion,
           finalizers: [...(parent.metadata?.finalizers ?? []), finalizer],
         },
-      }, { namespace: parent.metadata?.namespace ?? undefined });
+      }, { namespace: parent.metadata?.namespace ?? undefined, ...this.#signal(ctx) });
       this.#parents.observe(parent);
       this.#metrics.write("finalizer");
       logger.info("added finalizer {finalizer} to {parent}", { finalizer, parent: key });
@@ -577,10 +781,14 @@ export class Controller {
       throw new SyncError(key, "the sync handler returned no children array");
     }
     const desired = this.#validateChildren(key, parent, response.children);
-    await this.#applyChildren(ctx, parent, desired, existing);
+    const failures = await this.#applyChildren(ctx, parent, desired, existing);
     if (response.status !== undefined && response.status !== null) {
-      await this.#writeStatus(ctx, parent, response.status);
+      const status = failures.length === 0
+        ? response.status
+        : withChildrenFailedCondition(parent, response.status, failures);
+      await this.#writeStatus(ctx, parent, status);
     }
+    if (failures.length > 0) throw this.#childFailures(ctx, parent, failures);
     const resync = [response.resyncAfterMs, this.#config.resyncPeriodMs]
       .filter((v): v is number => typeof v === "number" && v > 0);
     return resync.length ? { ok: true, requeueAfterMs: Math.min(...resync) } : { ok: true };
@@ -613,6 +821,7 @@ export class Controller {
           await state.client.delete(child.metadata!.name!, {
             preconditions: { uid: child.metadata!.uid! },
             propagationPolicy: "Background",
+            ...this.#signal(ctx),
           });
           this.#metrics.write("delete");
           logger.info("deleted cluster-scoped {child} of {parent}, which is being deleted", {
@@ -664,7 +873,11 @@ export class Controller {
         await this.#parentClient.patch(current.metadata!.name!, [
           { op: "test", path: `/metadata/finalizers/${index}`, value: finalizer },
           { op: "remove", path: `/metadata/finalizers/${index}` },
-        ], { type: "json", namespace: current.metadata?.namespace ?? undefined });
+        ], {
+          type: "json",
+          namespace: current.metadata?.namespace ?? undefined,
+          ...this.#signal(ctx),
+        });
         this.#metrics.write("finalizer");
         logger.info("removed finalizer {finalizer} from {parent}", { finalizer, parent: key });
         return true;
@@ -673,6 +886,7 @@ export class Controller {
         if (!(error instanceof ApiError) || !(error.isInvalid || error.isConflict)) throw error;
         current = await this.#parentClient.get(current.metadata!.name!, {
           ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+          ...this.#signal(ctx),
         });
       }
     }
@@ -756,142 +970,201 @@ export class Controller {
     return object;
   }
 
+  /**
+   * Writes every desired child that can be written and deletes the children no longer desired.
+   * A child that cannot be written (rejected by admission, invalid, in the way of another
+   * object) does not stop the others: its failure is returned, and the sync fails after the
+   * status is written. Only a lost leadership or a stop ends the loop early.
+   */
   async #applyChildren(
     ctx: SyncContext,
     parent: KubernetesObject,
     desired: Array<{ object: KubernetesObject; state: ChildState }>,
     existing: KubernetesObject[],
-  ): Promise<void> {
-    const key = ctx.key;
+  ): Promise<ChildFailure[]> {
+    const failures: ChildFailure[] = [];
     const wanted = new Set<string>();
-    for (const { object, state } of desired) {
-      const type = state.config.type;
-      wanted.add(`${typeKey(type)}/${objectKey(object)}`);
-      const name = object.metadata!.name!;
-      const namespace = object.metadata!.namespace ?? undefined;
-      const current = state.informer.get(name, namespace);
-      const label = `${object.kind} "${objectKey(object)}"`;
-      const ns = namespace ? { namespace } : {};
-      const owner = parent.metadata!.uid!;
-      // The cache holds every object that carries the tracking label, whatever its value (other
-      // tools use `app.kubernetes.io/instance` too): never take over one that is not this
-      // parent's.
-      const foreign = (object: KubernetesObject | undefined) =>
-        object !== undefined && object.metadata?.labels?.[this.#config.trackingLabel] !== owner;
-      const refuse = (other: KubernetesObject) =>
-        new SyncError(
-          key,
-          `cannot write ${label}: it exists and is not this parent's (label ` +
-            `"${this.#config.trackingLabel}" is ${
-              JSON.stringify(other.metadata?.labels?.[this.#config.trackingLabel] ?? null)
-            }, not "${owner}")`,
-        );
-      if (foreign(current)) throw refuse(current!);
+    const attempt = async (child: string, write: () => Promise<void>) => {
       try {
-        if (state.config.updateStrategy === "Apply") {
-          if (current && isSubset(object, current)) continue;
-          if (current?.metadata?.deletionTimestamp) continue;
-          if (!current) {
-            // Server-side apply would silently adopt an object someone else made: look first.
-            const other = await state.client.find(name, ns);
-            if (other && foreign(other)) throw refuse(other);
-          }
-          this.#fence(ctx);
-          const applied = await state.client.apply(object, {
-            fieldManager: this.#config.name,
-            force: true,
-          });
-          state.informer.observe(applied);
-          this.#metrics.write(current ? "apply" : "create");
-          logger.info("applied {child} for {parent}", { child: label, parent: key });
-          continue;
-        }
-        if (!current) {
-          this.#fence(ctx);
-          const created = await state.client.create(object, { fieldManager: this.#config.name });
-          state.informer.observe(created);
-          this.#metrics.write("create");
-          logger.info("created {child} for {parent}", { child: label, parent: key });
-          continue;
-        }
-        if (current.metadata?.deletionTimestamp) continue;
-        if (state.config.updateStrategy === "OnDelete") continue;
-        if (isSubset(object, current)) continue;
-        const changed = diffPaths(object, current).slice(0, 5).join(", ");
-        this.#fence(ctx);
-        if (state.config.updateStrategy === "Recreate") {
-          await state.client.delete(name, {
-            ...ns,
-            preconditions: { uid: current.metadata!.uid! },
-            propagationPolicy: "Background",
-          });
-          this.#metrics.write("delete");
-          logger.info("deleted {child} of {parent} to recreate it ({changed})", {
-            child: label,
-            parent: key,
-            changed,
-          });
-          continue;
-        }
-        const replaced = await state.client.replace({
-          ...object,
-          metadata: { ...object.metadata, resourceVersion: current.metadata!.resourceVersion! },
-        }, { fieldManager: this.#config.name });
-        state.informer.observe(replaced);
-        this.#metrics.write("update");
-        logger.info("replaced {child} of {parent} ({changed})", {
-          child: label,
-          parent: key,
-          changed,
-        });
+        await write();
       } catch (error) {
-        if (error instanceof LeadershipLostError || error instanceof SyncError) throw error;
-        const detail = error instanceof ApiError && error.isAlreadyExists
-          ? `it exists but is not labelled for this operator (label "${this.#config.trackingLabel}")`
-          : error instanceof Error
-          ? error.message
-          : String(error);
-        throw new SyncError(key, `cannot write ${label}: ${detail}`, {
-          cause: error,
-          ...(error instanceof ApiError && error.status >= 400 && error.status < 500
-            ? { reason: "ChildWriteRejected" }
-            : {}),
-        });
+        if (this.#fenced(ctx, error) || ctx.signal?.aborted) throw error;
+        failures.push({ child, error });
       }
+    };
+    for (const { object, state } of desired) {
+      wanted.add(`${typeKey(state.config.type)}/${objectKey(object)}`);
+      const child = `${object.kind} "${objectKey(object)}"`;
+      await attempt(child, () => this.#applyChild(ctx, parent, object, state));
     }
     for (const object of existing) {
       const state = this.#children.get(`${object.apiVersion}/${object.kind}`);
       if (!state) continue;
       if (wanted.has(`${typeKey(state.config.type)}/${objectKey(object)}`)) continue;
       if (object.metadata?.deletionTimestamp) continue;
-      const label = `${object.kind} "${objectKey(object)}"`;
+      const child = `${object.kind} "${objectKey(object)}"`;
+      await attempt(child, async () => {
+        this.#fence(ctx);
+        try {
+          await state.client.delete(object.metadata!.name!, {
+            ...(object.metadata?.namespace ? { namespace: object.metadata.namespace } : {}),
+            preconditions: { uid: object.metadata!.uid! },
+            propagationPolicy: "Background",
+            ...this.#signal(ctx),
+          });
+        } catch (error) {
+          if (error instanceof ApiError && (error.isNotFound || error.isConflict)) return;
+          throw new ChildWriteError(`cannot delete ${child}: ${messageOf(error)}`, error);
+        }
+        this.#metrics.write("delete");
+        logger.info("deleted {child}, no longer desired by {parent}", { child, parent: ctx.key });
+      });
+    }
+    return failures;
+  }
+
+  /** Creates or updates one desired child per its strategy; throws when it cannot. */
+  async #applyChild(
+    ctx: SyncContext,
+    parent: KubernetesObject,
+    object: KubernetesObject,
+    state: ChildState,
+  ): Promise<void> {
+    const key = ctx.key;
+    const type = state.config.type;
+    const strategy = state.config.updateStrategy;
+    const name = object.metadata!.name!;
+    const namespace = object.metadata!.namespace ?? undefined;
+    const ns = namespace ? { namespace } : {};
+    const label = `${object.kind} "${objectKey(object)}"`;
+    const owner = parent.metadata!.uid!;
+    const id = `${typeKey(type)}/${objectKey(object)}`;
+    const ours = (other: KubernetesObject) =>
+      parentUidOf(other, this.#config.trackingLabel) === owner;
+    // Another object has this child's name: wait for it to change or go (the child informer
+    // then queues this parent at once), and say what is in the way.
+    const blockedBy = (other: KubernetesObject) => {
+      let parents = this.#blocked.get(id);
+      if (parents === undefined) this.#blocked.set(id, parents = new Set());
+      parents.add(key);
+      return new ChildWriteError(
+        `cannot write ${label}: it ${
+          describeForeignChild(
+            other,
+            owner,
+            this.#config.trackingLabel,
+            (uid) => this.#uidToKey.get(uid),
+          )
+        }`,
+      );
+    };
+    let current = state.informer.get(name, namespace);
+    if (current !== undefined && !ours(current)) throw blockedBy(current);
+    try {
+      if (current === undefined) {
+        if (strategy === "Apply") {
+          // Server-side apply would silently adopt an object someone else made: look first. An
+          // object of ours outside the cache (its ownership label was removed) is applied over.
+          const other = await state.client.find(name, { ...ns, ...this.#signal(ctx) });
+          if (other !== undefined) {
+            if (!ours(other)) throw blockedBy(other);
+            current = other;
+          }
+        } else {
+          this.#fence(ctx);
+          try {
+            const created = await state.client.create(object, {
+              fieldManager: this.#config.name,
+              ...this.#signal(ctx),
+            });
+            state.informer.observe(created);
+            this.#metrics.write("create");
+            logger.info("created {child} for {parent}", { child: label, parent: key });
+            return;
+          } catch (error) {
+            if (!(error instanceof ApiError && error.isAlreadyExists)) throw error;
+            // Not in the cache, yet there: a twin instance created it a moment ago, or its
+            // ownership label was removed, or it is someone else's. Look at it.
+            const other = await state.client.find(name, { ...ns, ...this.#signal(ctx) });
+            if (other === undefined) {
+              throw new ChildWriteError(
+                `cannot create ${label}: it existed a moment ago and is gone now; will retry`,
+                error,
+              );
+            }
+            if (!ours(other)) throw blockedBy(other);
+            current = other;
+          }
+        }
+      }
+      if (current?.metadata?.deletionTimestamp) return;
+      if (strategy === "Apply") {
+        if (current !== undefined && isSubset(object, current)) return;
+        this.#fence(ctx);
+        const applied = await state.client.apply(object, {
+          fieldManager: this.#config.name,
+          force: true,
+          ...this.#signal(ctx),
+        });
+        state.informer.observe(applied);
+        this.#metrics.write(current ? "apply" : "create");
+        logger.info("applied {child} for {parent}", { child: label, parent: key });
+        return;
+      }
+      if (current === undefined) return;
+      if (strategy !== "Replace") {
+        // OnDelete and Recreate leave the object itself alone, but its labels are repaired (a
+        // tool rewrote or removed them): with a metadata patch, not a re-creation.
+        const labels = {
+          [this.#config.trackingLabel]: owner,
+          [this.#config.ownershipLabel]: this.#config.name,
+        };
+        if (!isSubset(labels, current.metadata?.labels)) {
+          this.#fence(ctx);
+          current = await state.client.patch(name, { metadata: { labels } }, {
+            ...ns,
+            fieldManager: this.#config.name,
+            ...this.#signal(ctx),
+          });
+          state.informer.observe(current);
+          this.#metrics.write("update");
+          logger.info("repaired the labels of {child} of {parent}", { child: label, parent: key });
+        }
+      }
+      if (strategy === "OnDelete") return;
+      if (isSubset(object, current)) return;
+      const changed = diffPaths(object, current).slice(0, 5).join(", ");
       this.#fence(ctx);
-      try {
-        await state.client.delete(object.metadata!.name!, {
-          ...(object.metadata?.namespace ? { namespace: object.metadata.namespace } : {}),
-          preconditions: { uid: object.metadata!.uid! },
+      if (strategy === "Recreate") {
+        await state.client.delete(name, {
+          ...ns,
+          preconditions: { uid: current.metadata!.uid! },
           propagationPolicy: "Background",
+          ...this.#signal(ctx),
         });
         this.#metrics.write("delete");
-        logger.info("deleted {child}, no longer desired by {parent}", {
+        logger.info("deleted {child} of {parent} to recreate it ({changed})", {
           child: label,
           parent: key,
+          changed,
         });
-      } catch (error) {
-        if (error instanceof ApiError && (error.isNotFound || error.isConflict)) continue;
-        throw new SyncError(
-          key,
-          `cannot delete ${label}: ${error instanceof Error ? error.message : error}`,
-          {
-            cause: error,
-            ...(error instanceof ApiError && error.status >= 400 && error.status < 500
-              ? { reason: "ChildWriteRejected" }
-              : {}),
-          },
-        );
+        return;
       }
+      const replaced = await state.client.replace({
+        ...object,
+        metadata: { ...object.metadata, resourceVersion: current.metadata!.resourceVersion! },
+      }, { fieldManager: this.#config.name, ...this.#signal(ctx) });
+      state.informer.observe(replaced);
+      this.#metrics.write("update");
+      logger.info("replaced {child} of {parent} ({changed})", {
+        child: label,
+        parent: key,
+        changed,
+      });
+    } catch (error) {
+      if (error instanceof LeadershipLostError || error instanceof ChildWriteError) throw error;
+      throw new ChildWriteError(`cannot write ${label}: ${messageOf(error)}`, error);
     }
-    void parent;
   }
 
   async #writeStatus(ctx: SyncContext, parent: KubernetesObject, status: unknown): Promise<void> {
@@ -908,7 +1181,10 @@ export class Controller {
       if (deepEqual(desired, current.status)) return;
       this.#fence(ctx);
       try {
-        const written = await this.#parentClient.replaceStatus({ ...current, status: desired });
+        const written = await this.#parentClient.replaceStatus(
+          { ...current, status: desired },
+          this.#signal(ctx),
+        );
         this.#parents.observe(written);
         this.#metrics.write("status");
         logger.debug("wrote status of {parent}", { parent: key });
@@ -926,6 +1202,7 @@ export class Controller {
         // Someone else changed the parent: read it fresh and compare again.
         current = await this.#parentClient.get(current.metadata!.name!, {
           ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+          ...this.#signal(ctx),
         });
         if (current.metadata?.uid !== parent.metadata?.uid) return;
       }

@@ -12,12 +12,16 @@ import type { KubeClient } from "../client/kube_client.ts";
 import type { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, typeKey } from "../client/resource_type.ts";
 import { Informer, type InformerChange, type RestartReason } from "./informer.ts";
+import { parentUidOf } from "./ownership.ts";
 
 /** What decides whether two users can share an informer. */
 export interface SharedInformerOptions {
   /** Label selector for list and watch. */
   labelSelector?: string;
-  /** Index objects by the value of this label (the tracking label: the parent uid). */
+  /**
+   * Index objects by the uid of their parent: the uid of their controller owner reference, else
+   * the value of this label (the tracking label).
+   */
   indexLabel?: string;
   /** Trims objects before they are cached; informers share only with the same function. */
   transform?: (object: KubernetesObject) => KubernetesObject;
@@ -121,7 +125,7 @@ export class InformerPool {
         ...(options.relistPeriodMs === undefined ? {} : { relistPeriodMs: options.relistPeriodMs }),
         ...(indexLabel === undefined
           ? {}
-          : { indexBy: (object: KubernetesObject) => object.metadata?.labels?.[indexLabel] }),
+          : { indexBy: (object: KubernetesObject) => parentUidOf(object, indexLabel) }),
         onChange: (change) => {
           for (const s of subscribers) s.onChange?.(change);
         },
