@@ -229,8 +229,13 @@ export class ScriptedStore {
     }
   }
 
-  /** Answers one request. */
-  handle(request: ScriptedRequest, type: { apiVersion: string; kind: string } | undefined) {
+  /**
+   * Answers one request.
+   *
+   * @param request the request
+   * @returns the response body
+   */
+  handle(request: ScriptedRequest): unknown {
     const { collection, namespace, name, subresource } = parsePath(request.path);
     const fail = (status: number, reason: string, message: string): never => {
       throw new ApiError({ method: request.method, path: request.path }, status, {
@@ -330,7 +335,6 @@ export class ScriptedStore {
         return { kind: "Status", status: "Success" };
       }
     }
-    void type;
     return fail(405, "MethodNotAllowed", request.method);
   }
 
@@ -423,7 +427,7 @@ export class ScriptedClient extends KubeClient {
     options: RequestOptions = {},
   ): Promise<T> {
     const request = this.#request(method, path, options);
-    return this.#answer(request, () => this.store.handle(request, undefined) as T);
+    return this.#answer(request, () => this.store.handle(request) as T);
   }
 
   /** Watches are answered by the store; nothing else is sent with `send`. */
@@ -431,7 +435,7 @@ export class ScriptedClient extends KubeClient {
     const request = this.#request(options.query?.watch ? "WATCH" : method, path, options);
     if (!options.query?.watch) {
       return this.#answer(request, () => {
-        const body = this.store.handle(request, undefined);
+        const body = this.store.handle(request);
         return new Response(JSON.stringify(body), { status: 200 });
       });
     }
