@@ -81,9 +81,10 @@ export function describeForeignChild(
   const label = object.metadata?.labels?.[trackingLabel];
   if (owner === undefined && label !== undefined && label !== parentUid) {
     const parentKey = knownParent(label);
-    return `exists and is labelled for ${
-      parentKey === undefined ? `a parent with uid ${label}` : `parent "${parentKey}"`
-    } ("${trackingLabel}": "${label}")`;
+    return `exists and is not this parent's: it has no controller owner reference, and its ` +
+      `"${trackingLabel}" label is "${label}"${
+        parentKey === undefined ? "" : ` (the uid of parent "${parentKey}")`
+      }`;
   }
   return `exists and was not created by this operator for this parent (it has no controller ` +
     `owner reference${label === undefined ? ` and no "${trackingLabel}" label` : ""}); ` +

@@ -110,7 +110,7 @@ Deno.test("a rejected child write is a ChildWriteRejected Warning; finalizing re
   const ns = await namespace();
   const parents = new ResourceClient(admin, Parent, ns);
   const cms = new ResourceClient(admin, k8s.core.v1.ConfigMap, ns);
-  // A ConfigMap of that name exists and is not labelled for the operator: the create is refused.
+  // A ConfigMap of that name exists and is not the operator's: the create is refused.
   await cms.create({ metadata: { name: "taken" }, data: {} });
   let finalizeFails = true;
   await withOperator(ns, {}, {
@@ -138,7 +138,7 @@ Deno.test("a rejected child write is a ChildWriteRejected Warning; finalizing re
     assert.equal(rejected!.type, "Warning");
     assert.match(
       rejected!.note ?? "",
-      /cannot write ConfigMap ".+\/taken": it exists but is not labelled/,
+      /cannot write ConfigMap ".+\/taken": it exists and was not created by this operator/,
     );
 
     await parents.create({ metadata: { name: "ok" } });

@@ -554,7 +554,7 @@ Deno.test("an object of the same name that is not the parent's is never taken ov
         assert.deepEqual((await cms.get("plain-child")).data, { owner: "someone" });
         assert.match(
           recentLogs.join("\n"),
-          /cannot write ConfigMap "[^"]+\/taken-child": it exists and is not this parent's \(label "app.kubernetes.io\/instance" is "my-release"/,
+          /cannot write ConfigMap "[^"]+\/taken-child": it exists and is not this parent's: it has no controller owner reference, and its "app.kubernetes.io\/instance" label is "my-release"/,
         );
       },
     );
