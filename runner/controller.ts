@@ -77,6 +77,14 @@ class ChildrenFailedError extends SyncError {
   }
 }
 
+/** The parent was deleted while it synced (a write found it gone). */
+class ParentGoneError extends SyncError {
+  constructor(parent: string) {
+    super(parent, "it was deleted while it synced");
+    this.name = "SyncError";
+  }
+}
+
 /** One child could not be written; the message names the child and says why. */
 class ChildWriteError extends Error {
   constructor(message: string, cause?: unknown) {
@@ -516,7 +524,12 @@ export class Controller {
    * Records each child that could not be written (an Event and a log line each) and returns the
    * error that fails the sync, so that it is retried with backoff.
    */
-  #childFailures(ctx: SyncContext, parent: KubernetesObject, failures: ChildFailure[]): SyncError {
+  #childFailures(
+    ctx: SyncContext,
+    parent: KubernetesObject,
+    failures: ChildFailure[],
+    statusError: unknown,
+  ): SyncError {
     const rejected = failures.some(({ error }) => rejectedByServer(error));
     for (const { child, error } of failures) {
       logger.warn("cannot write {child} of {parent}: {error}", {
@@ -536,7 +549,10 @@ export class Controller {
     }
     const first = failures[0]!;
     const more = failures.length > 1 ? ` (and ${failures.length - 1} more children)` : "";
-    return new ChildrenFailedError(ctx.key, `${messageOf(first.error)}${more}`, {
+    const status = statusError === undefined
+      ? ""
+      : `; and ${messageOf(statusError instanceof SyncError ? statusError.detail : statusError)}`;
+    return new ChildrenFailedError(ctx.key, `${messageOf(first.error)}${more}${status}`, {
       cause: first.error,
       reason: rejected ? "ChildWriteRejected" : "ChildWriteFailed",
     });
@@ -641,7 +657,10 @@ export class Controller {
       return result;
     } catch (error) {
       const durationMs = performance.now() - started;
-      if (error instanceof SyncError && !this.#parents.getByKey(key)) {
+      if (
+        error instanceof ParentGoneError ||
+        (error instanceof SyncError && !this.#parents.getByKey(key))
+      ) {
         // The parent was deleted while it synced (its writes then fail with 404 or 409): that
         // is not a failure of anything, and its series are gone with it.
         this.#emitSync({ parent: key, phase, state: "succeeded", durationMs });
@@ -782,13 +801,23 @@ export class Controller {
     }
     const desired = this.#validateChildren(key, parent, response.children);
     const failures = await this.#applyChildren(ctx, parent, desired, existing);
-    if (response.status !== undefined && response.status !== null) {
-      const status = failures.length === 0
-        ? response.status
-        : withChildrenFailedCondition(parent, response.status, failures);
-      await this.#writeStatus(ctx, parent, status);
+    if (failures.length === 0) {
+      if (response.status !== undefined && response.status !== null) {
+        await this.#writeStatus(ctx, parent, response.status);
+      }
+    } else {
+      let statusError: unknown;
+      if (response.status !== undefined && response.status !== null) {
+        try {
+          const status = withChildrenFailedCondition(parent, response.status, failures);
+          await this.#writeStatus(ctx, parent, status);
+        } catch (error) {
+          if (error instanceof ParentGoneError || this.#fenced(ctx, error)) throw error;
+          statusError = error;
+        }
+      }
+      throw this.#childFailures(ctx, parent, failures, statusError);
     }
-    if (failures.length > 0) throw this.#childFailures(ctx, parent, failures);
     const resync = [response.resyncAfterMs, this.#config.resyncPeriodMs]
       .filter((v): v is number => typeof v === "number" && v > 0);
     return resync.length ? { ok: true, requeueAfterMs: Math.min(...resync) } : { ok: true };
@@ -1190,6 +1219,17 @@ export class Controller {
         logger.debug("wrote status of {parent}", { parent: key });
         return;
       } catch (error) {
+        if (error instanceof ApiError && error.isNotFound) {
+          // The parent is gone (its deletion is on its way to the cache), unless the status
+          // subresource itself is missing.
+          const now = await this.#parentClient.find(current.metadata!.name!, {
+            ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+            ...this.#signal(ctx),
+          });
+          if (now === undefined || now.metadata?.uid !== parent.metadata?.uid) {
+            throw new ParentGoneError(ctx.key);
+          }
+        }
         if (!(error instanceof ApiError && error.isConflict)) {
           throw new SyncError(
             key,

@@ -72,7 +72,7 @@ function handlerOf(name: string, seen: Set<string>) {
   };
 }
 
-Deno.test("two operators in one process share informers and split parents by selector", async () => {
+Deno.test("two operators in one process share one client and server, and split parents by selector", async () => {
   const ns = await namespace();
   const parents = new ResourceClient<ParentObject>(admin, Parent, ns);
   const cms = new ResourceClient(admin, k8s.core.v1.ConfigMap, ns);
@@ -94,10 +94,10 @@ Deno.test("two operators in one process share informers and split parents by sel
   try {
     await group.ready;
     const [a, b] = group.operators;
-    // One ConfigMap informer (same type, namespace and tracking-label selector) for both; one
-    // parent informer each (different selectors).
-    assert.equal(a!.controller.informers[1], b!.controller.informers[1]);
+    // One parent informer each (different selectors), and one ConfigMap informer each: a child
+    // informer caches only its operator's own children (selected by the operator's name).
     assert.notEqual(a!.controller.informers[0], b!.controller.informers[0]);
+    assert.notEqual(a!.controller.informers[1], b!.controller.informers[1]);
 
     const labelled: Array<[string, string]> = [["a1", "a"], ["a2", "a"], ["b1", "b"], ["c1", "c"]];
     for (const [name, label] of labelled) {
@@ -126,6 +126,12 @@ Deno.test("two operators in one process share informers and split parents by sel
       async () => (await parents.get("a2")).status?.syncedBy === "shard-b",
     );
     assert.ok(seenB.has("a2"));
+    // Its child is now shard-b's: found by its owner reference, rewritten with shard-b's label.
+    await eventually("a2's child taken over by shard-b", async () => {
+      const child = await cms.get("a2-child");
+      return child.metadata?.labels?.["app.kubernetes.io/managed-by"] === "shard-b" &&
+        (child.data as Record<string, string>).shard === "shard-b";
+    });
 
     // One /metrics for the process, every sample labelled with its operator.
     const res = await fetch(`http://127.0.0.1:${group.port}/metrics`);
