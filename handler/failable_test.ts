@@ -105,6 +105,7 @@ Deno.test("failableHandler: a validation failure keeps the children and backs of
     status: { kind: "validationFailed", error: "spec.size must be a number" },
     children: existing,
     resyncAfterMs: 500,
+    failed: true,
   });
   assert.equal(results[0]?.kind, "validationFailed");
   assert.ok(results[0] && isFailure(results[0]));
@@ -123,6 +124,7 @@ Deno.test("failableHandler: a syncChildren failure carries the validated value",
     status: { kind: "syncFailed", error: "cannot sync" },
     children: existing,
     resyncAfterMs: 500,
+    failed: true,
   });
   const [result] = results;
   assert.equal(result?.kind, "syncFailed");

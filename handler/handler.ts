@@ -61,6 +61,12 @@ export interface SyncResponse<S = unknown> {
    * and errors.
    */
   resyncAfterMs?: number | undefined;
+  /**
+   * The sync failed, although the handler returned normally: the status and children are
+   * applied as usual, but the sync counts as an error (`roperator_syncs_total{result="error"}`).
+   * `failableHandler` sets it when `validate` or `syncChildren` threw. Absent: a success.
+   */
+  failed?: boolean | undefined;
 }
 
 /** What {@linkcode FinalizeFunction} returns. */
@@ -173,6 +179,12 @@ function checkSyncResponse(response: unknown): SyncResponse {
     }
   });
   checkDelay(response.resyncAfterMs, "sync response: resyncAfterMs");
+  if (response.failed !== undefined && typeof response.failed !== "boolean") {
+    throw new TypeError(
+      `Cannot use sync response: failed must be a boolean when present, got ${typeof response
+        .failed}`,
+    );
+  }
   return response as unknown as SyncResponse;
 }
 

@@ -15,3 +15,13 @@ Deno.test("SyncResponse accepts typed children such as a kubernetes-types Deploy
   );
   assert.deepEqual(response.children, [deployment]);
 });
+
+Deno.test("normalizeHandler passes SyncResponse.failed through and rejects a non-boolean", async () => {
+  const request = syncRequest({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "p" } });
+  const failed = normalizeHandler(() => ({ children: [], failed: true }));
+  assert.equal((await failed.sync(request)).failed, true);
+  const wrong = normalizeHandler(() =>
+    ({ children: [], failed: "yes" }) as unknown as SyncResponse
+  );
+  await assert.rejects(() => wrong.sync(request), TypeError);
+});

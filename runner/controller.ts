@@ -154,6 +154,8 @@ interface SyncContext {
   leadership: AbortSignal | undefined;
   /** Aborted when the operator stops and the sync did not finish within the drain bound. */
   stopping: AbortSignal | undefined;
+  /** The handler returned a response marked `failed` (see `SyncResponse.failed`). */
+  failed?: boolean;
 }
 
 const composedTransforms = new WeakMap<
@@ -436,7 +438,7 @@ export class Controller {
       );
       const durationMs = performance.now() - started;
       // A parent deleted meanwhile has had its series dropped: do not bring them back.
-      if (this.#parents.getByKey(key)) this.#metrics.syncDone(key, true, durationMs);
+      if (this.#parents.getByKey(key)) this.#metrics.syncDone(key, !ctx.failed, durationMs);
       this.#emitSync({ parent: key, phase, state: "succeeded", durationMs });
       return result;
     } catch (error) {
@@ -535,7 +537,9 @@ export class Controller {
       }
     });
     try {
-      return await Promise.race([Promise.resolve().then(() => call(request)), deadline]);
+      const response = await Promise.race([Promise.resolve().then(() => call(request)), deadline]);
+      if ((response as { failed?: unknown } | undefined)?.failed === true) ctx.failed = true;
+      return response;
     } catch (error) {
       if (error instanceof LeadershipLostError) throw error;
       throw new SyncError(
