@@ -27,6 +27,8 @@ import type { OperatorMetrics } from "./operator_metrics.ts";
 import type { EventRecorder } from "./events.ts";
 import { type Leadership, LeadershipLostError } from "./leader_election.ts";
 import { traceSync } from "./tracing.ts";
+import { errorShape, isTransient, LogSummary } from "./log_summary.ts";
+import { userFrames, withFrames } from "./error_frames.ts";
 
 const logger = getLogger(["roperator", "controller"]);
 
@@ -203,6 +205,10 @@ export class Controller {
   #termAbort = new AbortController();
   #unsubscribeLeadership: (() => void) | undefined;
   readonly #syncListeners = new Set<(event: SyncEvent) => void>();
+  /** Failed syncs: a run of identical failures is logged once, then once a minute. */
+  readonly #failureLog = new LogSummary(logger, {
+    onSuppressed: (level, n) => this.#metrics.logSuppressed(level, n),
+  });
 
   /**
    * Creates the informers and the queue; nothing runs until `start()`.
@@ -361,6 +367,7 @@ export class Controller {
     this.#accepting = false;
     this.#unsubscribeLeadership?.();
     const { drained } = await this.#queue.shutdown({ drainTimeoutMs });
+    this.#failureLog.close();
     await Promise.all([
       this.#parentHandle.release(),
       ...[...this.#children.values()].map((c) => c.handle.release()),
@@ -458,10 +465,24 @@ export class Controller {
       }
       this.#metrics.syncDone(key, false, durationMs);
       this.#emitSync({ parent: key, phase, state: "failed", durationMs, error });
-      logger.error("sync of {parent} failed: {error}", {
-        parent: key,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      // Transient failures (network, 5xx, 429, timeouts) are warnings; identical failures of
+      // many parents are one run, logged once and then summarized with a count.
+      const message = error instanceof Error ? error.message : String(error);
+      const frames = userFrames(error);
+      this.#failureLog.log(
+        isTransient(error) ? "warning" : "error",
+        errorShape(`${phase}: ${message}`, [key, ...key.split("/")]),
+        {
+          message: `sync of {parent} failed: {error}${frames.length ? "{at}" : ""}`,
+          properties: {
+            parent: key,
+            error: message,
+            ...(frames.length
+              ? { at: frames.map((frame) => `\n    at ${frame}`).join(""), stack: frames }
+              : {}),
+          },
+        },
+      );
       this.#recordFailure(ctx, parent, phase, error);
       return { ok: false };
     }
@@ -485,11 +506,16 @@ export class Controller {
       type: "Warning",
       reason,
       action: phase === "finalize" ? "Finalize" : "Sync",
-      note: error instanceof SyncError
-        ? error.detail
-        : error instanceof Error
-        ? error.message
-        : String(error),
+      // With the handler's frames (file:line), as many as fit the API's 1 KiB limit.
+      note: withFrames(
+        error instanceof SyncError
+          ? error.detail
+          : error instanceof Error
+          ? error.message
+          : String(error),
+        userFrames(error),
+        1024,
+      ),
     });
   }
 
