@@ -407,7 +407,7 @@ Deno.test({
           { type: k8s.scheduling.v1.PriorityClass, updateStrategy: "Apply" },
         ],
       });
-      const rbac = rbacFor(config, { leaderElection: true, events: true });
+      const rbac = rbacFor(config, { events: true });
       assert.deepEqual(rbac.map((o) => o.kind), [
         "ServiceAccount",
         "ClusterRole",
@@ -474,6 +474,15 @@ Deno.test({
         });
         assert.equal((parent.status as { seen?: number }).seen, 1);
         assert.deepEqual(parent.metadata?.finalizers, ["roperator.dev/widgets"]);
+        // Without leader election, the presence Lease is renewed under the same rules.
+        const presence = await eventually(
+          "the presence Lease",
+          () =>
+            new ResourceClient(admin, k8s.coordination.v1.Lease, "team-a").find(
+              "widgets-presence",
+            ),
+        );
+        assert.ok((presence.spec as { holderIdentity?: string }).holderIdentity);
         await parents.delete("w1");
         await eventually(
           "the parent to go",
