@@ -299,7 +299,10 @@ export function failableHandler<
         });
         const status = await impl.status(request, { kind: "finalizeFailed", error });
         if (retryMs === undefined) backoff.delete(key);
-        return retryMs === undefined ? { status } : { status, retryAfterMs: retryMs };
+        // Counted as an error by the runner; `retryAfterMs` still decides what happens next.
+        return retryMs === undefined
+          ? { status, failed: true }
+          : { status, retryAfterMs: retryMs, failed: true };
       }
       backoff.delete(key);
       return { status: await impl.status(request, { kind: "finalizeSucceeded" }) };

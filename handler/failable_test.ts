@@ -186,6 +186,7 @@ Deno.test("failableHandler: finalize failure retries with backoff", async () => 
   assert.deepEqual(await handler.finalize(request), {
     status: { kind: "finalizeFailed", error: "cannot finalize" },
     retryAfterMs: 500,
+    failed: true,
   });
   assert.equal((await handler.finalize(request)).retryAfterMs, 750);
   // Success forgets the parent.
@@ -196,7 +197,10 @@ Deno.test("failableHandler: finalize failure retries with backoff", async () => 
 Deno.test("failableHandler: finalize gives up, which means done", async () => {
   const handler = failableHandler(steps(), { backoff: { giveUpAfterMs: 0 } });
   const response = await handler.finalize(syncRequest(parent("a", { fail: "finalize" })));
-  assert.deepEqual(response, { status: { kind: "finalizeFailed", error: "cannot finalize" } });
+  assert.deepEqual(response, {
+    status: { kind: "finalizeFailed", error: "cannot finalize" },
+    failed: true,
+  });
   assert.ok(!("retryAfterMs" in response));
 });
 

@@ -78,6 +78,12 @@ export interface FinalizeResponse<S = unknown> {
    * and the runner removes the finalizer so that the deletion completes.
    */
   retryAfterMs?: number | undefined;
+  /**
+   * Finalizing failed, although the handler returned normally: the status is applied and
+   * `retryAfterMs` honoured as usual, but the sync counts as an error
+   * (`roperator_syncs_total{result="error"}`). `failableHandler` sets it when `finalize` threw.
+   */
+  failed?: boolean | undefined;
 }
 
 /**
@@ -160,6 +166,14 @@ function checkDelay(value: unknown, what: string): void {
   }
 }
 
+function checkFailed(value: unknown, what: string): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new TypeError(
+      `Cannot use ${what}: failed must be a boolean when present, got ${typeof value}`,
+    );
+  }
+}
+
 function checkSyncResponse(response: unknown): SyncResponse {
   if (!isPlainObject(response)) {
     throw new TypeError(
@@ -179,12 +193,7 @@ function checkSyncResponse(response: unknown): SyncResponse {
     }
   });
   checkDelay(response.resyncAfterMs, "sync response: resyncAfterMs");
-  if (response.failed !== undefined && typeof response.failed !== "boolean") {
-    throw new TypeError(
-      `Cannot use sync response: failed must be a boolean when present, got ${typeof response
-        .failed}`,
-    );
-  }
+  checkFailed(response.failed, "sync response");
   return response as unknown as SyncResponse;
 }
 
@@ -197,6 +206,7 @@ function checkFinalizeResponse(response: unknown): FinalizeResponse {
     );
   }
   checkDelay(response.retryAfterMs, "finalize response: retryAfterMs");
+  checkFailed(response.failed, "finalize response");
   return response as FinalizeResponse;
 }
 
