@@ -15,6 +15,8 @@ import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { Handler } from "../handler/handler.ts";
 import { failableHandler } from "../handler/failable.ts";
+import { rbacFor } from "../deploy/rbac.ts";
+import { deployServiceAccount } from "../testkit/service_account.ts";
 import { type OperatorHandle, startOperator } from "../runner/run_operator.ts";
 
 const Parent = resourceType({
@@ -100,6 +102,55 @@ Deno.test("20 parents failing alike: one ERROR line, the rest counted as suppres
       /roperator_log_suppressed_total\{level="error"\} [1-9]\d*/,
     );
   });
+});
+
+Deno.test("20 parents refused alike by the API server (403 on create): one ERROR line", async () => {
+  const ns = await createNamespace(admin, "obs");
+  const config = operatorConfig({
+    name: "obs-403",
+    parent: Parent,
+    children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
+    namespace: ns,
+    server: false,
+    events: false,
+  });
+  // The generated RBAC without `create` on ConfigMaps: every child create is refused.
+  const objects = rbacFor(config).map((object) =>
+    object.kind !== "Role" ? object : {
+      ...object,
+      rules: (object.rules as Array<{ resources: string[]; verbs: string[] }>).map((rule) =>
+        rule.resources.includes("configmaps")
+          ? { ...rule, verbs: rule.verbs.filter((verb) => verb !== "create") }
+          : rule
+      ),
+    }
+  );
+  const { clientConfig } = await deployServiceAccount(cp, objects);
+  const parents = new ResourceClient(admin, Parent, ns);
+  records.length = 0;
+  const op = await startOperator(config, ({ parent }) => ({
+    children: [{
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: `${parent.metadata!.name}-child` },
+      data: {},
+    }],
+  }), { clientConfig });
+  try {
+    await op.ready;
+    const names = Array.from({ length: 20 }, (_, i) => `web-${i}`);
+    for (const name of names) await parents.create({ metadata: { name } });
+    await eventually(
+      "every parent to be refused twice",
+      () => Promise.resolve(names.every((n) => op.metrics.syncs(`${ns}/${n}`, "error") >= 2)),
+    );
+    const errors = logs("roperator.controller", "error");
+    assert.equal(errors.length, 1, errors.map(text).join("\n"));
+    assert.match(text(errors[0]!), /403 Forbidden/);
+    assert.ok(op.metrics.suppressed("error") >= 20, String(op.metrics.suppressed("error")));
+  } finally {
+    await op.stop();
+  }
 });
 
 Deno.test("a transient failure (a network error) is a warning, not an error", async () => {
