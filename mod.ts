@@ -179,7 +179,11 @@ export {
   startOperators,
   type StartOperatorsOptions,
 } from "./runner/run_operator.ts";
-export { OperatorMetrics, type WriteKind } from "./runner/operator_metrics.ts";
+export {
+  OperatorMetrics,
+  type OperatorMetricsOptions,
+  type WriteKind,
+} from "./runner/operator_metrics.ts";
 export {
   Controller,
   type ControllerOptions,

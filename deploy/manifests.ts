@@ -1,11 +1,13 @@
 /**
- * {@linkcode manifestsFor}: everything needed to deploy an operator (its RBAC, a one-replica
- * StatefulSet and a headless Service), and {@linkcode toYaml} to write objects as a YAML stream
- * for `kubectl apply -f -`.
+ * {@linkcode manifestsFor}: everything needed to deploy an operator (its RBAC, a StatefulSet and
+ * a headless Service), and {@linkcode toYaml} to write objects as a YAML stream for
+ * `kubectl apply -f -`.
  *
- * The operator runs as a StatefulSet with one replica rather than a Deployment: a Deployment
- * rolling update starts the new pod before the old one stops, so two instances would write the
- * same objects at once; a one-replica StatefulSet stops the old pod first.
+ * The operator runs as a StatefulSet rather than a Deployment: a Deployment rolling update
+ * starts the new pod before the old one stops, so two instances would write the same objects at
+ * once; a StatefulSet stops the old pod first. Without leader election it has one replica; with
+ * leader election configured (`config.leaderElection`), two: only the Lease holder syncs, and the
+ * other takes over when it goes.
  *
  * @module
  */
@@ -41,7 +43,7 @@ export interface ManifestsOptions {
    * images): `runAsNonRoot` needs a numeric id when the image names its user.
    */
   runAsUser?: number;
-  /** Grant the Lease permissions for leader election (see `rbacFor`). Default `false`. */
+  /** Grant the Lease permissions for leader election (see `rbacFor`). Default: as the config. */
   leaderElection?: boolean;
   /** Grant the Event permissions (see `rbacFor`). Default `false`. */
   events?: boolean;
@@ -69,7 +71,8 @@ function labelsFor(config: OperatorConfig): Record<string, string> {
 
 /**
  * The manifests that deploy an operator: the objects of `rbacFor` (ServiceAccount, roles and
- * bindings), a headless Service and a StatefulSet with one replica.
+ * bindings), a headless Service and a StatefulSet with one replica, or two with leader election
+ * configured.
  *
  * The pod:
  *
@@ -213,8 +216,10 @@ export function manifestsFor(
     kind: "StatefulSet",
     metadata: { ...metadata, labels: { ...labels } },
     spec: {
-      // One replica, never more: two instances would write the same objects at once.
-      replicas: 1,
+      // Without leader election one replica, never more: two instances would write the same
+      // objects at once. With it, two: the follower keeps its caches warm and takes over within
+      // the lease duration when the leader's pod goes.
+      replicas: config.leaderElection === undefined ? 1 : 2,
       serviceName: config.name,
       selector: { matchLabels: { ...labels } },
       template: {

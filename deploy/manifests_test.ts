@@ -81,11 +81,13 @@ Deno.test("manifestsFor: RBAC, a headless Service and a one-replica StatefulSet"
     "ServiceAccount",
     "ClusterRole",
     "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
     "Service",
     "StatefulSet",
   ]);
   assert.deepEqual(
-    objects.slice(0, 3),
+    objects.slice(0, 5),
     rbacFor(config, { namespace: "operators", serviceAccountName: "echo" }),
   );
   const { object, spec, template, pod, container } = statefulSet(objects);
@@ -101,6 +103,14 @@ Deno.test("manifestsFor: RBAC, a headless Service and a one-replica StatefulSet"
   assert.equal(svc.metadata?.name, "echo");
   assert.equal(svc.spec.clusterIP, "None");
   assert.deepEqual(svc.spec.selector, template.metadata.labels);
+});
+
+Deno.test("manifestsFor: two replicas with leader election configured, else one", () => {
+  const elected = operatorConfig({ ...base, leaderElection: true });
+  assert.equal(statefulSet(manifestsFor(elected, { image: IMAGE })).spec.replicas, 2);
+  // Only the Lease rules granted, not configured: no election at run time, so one replica.
+  const granted = manifestsFor(operatorConfig(base), { image: IMAGE, leaderElection: true });
+  assert.equal(statefulSet(granted).spec.replicas, 1);
 });
 
 Deno.test("manifestsFor: probes and the metrics port with the server on", () => {

@@ -13,7 +13,8 @@
  *   with a ClusterRoleBinding, named `<name>-<namespace>` so that several confined installations
  *   do not overwrite each other's bindings.
  * - Leader election uses a Lease in the namespace the operator runs in: a Role there, never a
- *   cluster-wide grant.
+ *   cluster-wide grant. Without leader election, the same Lease permissions serve the presence
+ *   Lease (`<name>-presence`), with which two instances of the operator notice each other.
  *
  * Rules are grouped by API group (core first, then alphabetically); resources that need the same
  * verbs in the same group share a rule; resources and verbs come in a fixed order. The same config
@@ -39,6 +40,12 @@ export interface RbacOptions {
    * config enables leader election.
    */
   leaderElection?: boolean;
+  /**
+   * Grant `get`, `create` and `update` on Leases for the presence Lease, with which an instance
+   * that runs without leader election notices a second instance of the same operator (it logs a
+   * warning; see `docs/08-running.md`). Default: whether the config has no leader election.
+   */
+  presence?: boolean;
   /**
    * Grant `create` and `patch` on Events (`events.k8s.io`). Default: whether the config records
    * Events (`config.events`, on by default).
@@ -134,9 +141,11 @@ function needsOf(config: OperatorConfig, options: RbacOptions, namespace: string
     namespace: parentScope,
     group: parentGroup,
     resource: parent.plural,
+    // The finalizer is added with a merge patch and removed with a JSON patch; a conflict reads
+    // the parent again (get).
     verbs: config.finalizer === undefined
       ? ["get", "list", "watch"]
-      : ["get", "list", "watch", "update", "patch"],
+      : ["get", "list", "watch", "patch"],
     reason: config.finalizer === undefined
       ? `watch ${parent.kind} parents (no finalizer, so no writes)`
       : `watch ${parent.kind} parents, and add and remove their finalizer "${config.finalizer}"`,
@@ -145,7 +154,8 @@ function needsOf(config: OperatorConfig, options: RbacOptions, namespace: string
     namespace: parentScope,
     group: parentGroup,
     resource: `${parent.plural}/status`,
-    verbs: ["get", "update", "patch"],
+    // The status is written with a PUT on the subresource (update), nothing else.
+    verbs: ["update"],
     reason: `write the status of ${parent.kind} parents (status subresource)`,
   });
   if (hasOwnedChildren(config)) {
@@ -176,6 +186,19 @@ function needsOf(config: OperatorConfig, options: RbacOptions, namespace: string
       resource: "leases",
       verbs: ["get", "create", "update"],
       reason: `leader election: hold a Lease in namespace "${namespace}"`,
+    });
+  }
+  if (options.presence ?? config.leaderElection === undefined) {
+    // The runner keeps the presence Lease where a confined operator's objects are, else in the
+    // namespace it runs in (its service account's).
+    const leaseNamespace = config.namespace ?? namespace;
+    needs.push({
+      namespace: leaseNamespace,
+      group: "coordination.k8s.io",
+      resource: "leases",
+      verbs: ["get", "create", "update"],
+      reason:
+        `detect a second instance: renew the presence Lease "${config.name}-presence" in namespace "${leaseNamespace}"`,
     });
   }
   if (options.events ?? config.events) {
@@ -255,7 +278,11 @@ function plan(config: OperatorConfig, options: RbacOptions): Plan {
   for (const ns of namespaces) {
     roles.push({
       kind: "Role",
-      name: ns === config.namespace ? config.name : `${config.name}-leader-election`,
+      name: ns === config.namespace
+        ? config.name
+        : needs.some((need) => need.namespace === ns && need.reason.startsWith("leader election"))
+        ? `${config.name}-leader-election`
+        : `${config.name}-presence`,
       namespace: ns,
       rules: mergeRules(needs.filter((need) => need.namespace === ns)),
     });
@@ -269,9 +296,9 @@ function plan(config: OperatorConfig, options: RbacOptions): Plan {
  *
  * The rules:
  *
- * - the parent type: `get`, `list`, `watch`, plus `update` and `patch` to add and remove the
- *   finalizer (left out when the config has no finalizer);
- * - `<parent plural>/status`: `get`, `update`, `patch`;
+ * - the parent type: `get`, `list`, `watch`, plus `patch` to add and remove the finalizer (left
+ *   out when the config has no finalizer);
+ * - `<parent plural>/status`: `update` (the runner writes the status with a PUT);
  * - `<parent plural>/finalizers`: `update`, when children get owner references to the parent.
  *   The runner sets `blockOwnerDeletion: true`, which clusters running the
  *   `OwnerReferencesPermissionEnforcement` admission plugin (OpenShift among them) only allow
@@ -279,6 +306,8 @@ function plan(config: OperatorConfig, options: RbacOptions): Plan {
  * - each child type: `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`;
  * - with `leaderElection`: `get`, `create`, `update` on `coordination.k8s.io` Leases, in a Role
  *   in the namespace the operator runs in;
+ * - without it (`presence`): the same on Leases, for the presence Lease `<name>-presence`, in
+ *   `config.namespace` when the operator is confined, else in the namespace it runs in;
  * - with `events`: `create`, `patch` on `events.k8s.io` Events, wherever the parents are.
  *
  * When `config.namespace` is set, namespaced types are granted by a Role in that namespace, but a

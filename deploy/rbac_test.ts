@@ -49,10 +49,22 @@ function find(objects: KubernetesObject[], kind: string, name?: string): Kuberne
 
 Deno.test("rbacFor: a namespaced parent with ConfigMap and Service children, cluster-wide", () => {
   const objects = rbacFor(operatorConfig(base), { namespace: "operators" });
-  assert.deepEqual(objects.map((o) => o.kind), [
-    "ServiceAccount",
-    "ClusterRole",
-    "ClusterRoleBinding",
+  assert.deepEqual(objects.map((o) => `${o.kind}/${o.metadata?.name}`), [
+    "ServiceAccount/echo",
+    "ClusterRole/echo",
+    "ClusterRoleBinding/echo",
+    // Without leader election: the presence Lease, in the namespace the operator runs in.
+    "Role/echo-presence",
+    "RoleBinding/echo-presence",
+  ]);
+  const presence = find(objects, "Role", "echo-presence");
+  assert.equal(presence.metadata?.namespace, "operators");
+  assert.deepEqual(presence.rules, [
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      verbs: ["get", "create", "update"],
+    },
   ]);
   assert.deepEqual(objects[0], {
     apiVersion: "v1",
@@ -70,17 +82,12 @@ Deno.test("rbacFor: a namespaced parent with ConfigMap and Service children, clu
     {
       apiGroups: ["example.roperator.dev"],
       resources: ["echoservers"],
-      verbs: ["get", "list", "watch", "update", "patch"],
+      verbs: ["get", "list", "watch", "patch"],
     },
     {
       apiGroups: ["example.roperator.dev"],
-      resources: ["echoservers/finalizers"],
+      resources: ["echoservers/finalizers", "echoservers/status"],
       verbs: ["update"],
-    },
-    {
-      apiGroups: ["example.roperator.dev"],
-      resources: ["echoservers/status"],
-      verbs: ["get", "update", "patch"],
     },
   ]);
   const binding = find(objects, "ClusterRoleBinding");
@@ -153,17 +160,12 @@ Deno.test("rbacFor: a cluster-scoped parent forces a ClusterRole even when confi
     {
       apiGroups: ["example.roperator.dev"],
       resources: ["clusterechoes"],
-      verbs: ["get", "list", "watch", "update", "patch"],
+      verbs: ["get", "list", "watch", "patch"],
     },
     {
       apiGroups: ["example.roperator.dev"],
-      resources: ["clusterechoes/finalizers"],
+      resources: ["clusterechoes/finalizers", "clusterechoes/status"],
       verbs: ["update"],
-    },
-    {
-      apiGroups: ["example.roperator.dev"],
-      resources: ["clusterechoes/status"],
-      verbs: ["get", "update", "patch"],
     },
   ]);
   assert.deepEqual(find(objects, "ClusterRoleBinding").roleRef, {
@@ -174,6 +176,11 @@ Deno.test("rbacFor: a cluster-scoped parent forces a ClusterRole even when confi
   const role = find(objects, "Role");
   assert.deepEqual(role.rules, [
     { apiGroups: [""], resources: ["configmaps", "services"], verbs: ALL },
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      verbs: ["get", "create", "update"],
+    },
   ]);
 });
 
@@ -194,7 +201,7 @@ Deno.test("rbacFor: a cluster-scoped child of a confined operator goes to a Clus
   const groups = (role.rules as { apiGroups: string[] }[]).map((r) => r.apiGroups[0]);
   assert.deepEqual(groups, [
     "",
-    "example.roperator.dev",
+    "coordination.k8s.io",
     "example.roperator.dev",
     "example.roperator.dev",
   ]);
@@ -253,7 +260,7 @@ Deno.test("rbacFor: leader election adds a Lease rule in the operator's namespac
   const rules = find(confined, "Role").rules as { apiGroups: string[] }[];
   assert.ok(rules.some((r) => r.apiGroups[0] === "coordination.k8s.io"));
 
-  const without = rbacFor(operatorConfig(base), { leaderElection: false });
+  const without = rbacFor(operatorConfig(base), { leaderElection: false, presence: false });
   assert.ok(
     !JSON.stringify(without).includes("leases"),
     "no Lease rule without leader election",
@@ -266,7 +273,8 @@ Deno.test("rbacFor: events and leader election follow the config unless the opti
   const defaults = operatorConfig(withoutEvents);
   assert.ok(rulesOf(rbacFor(defaults)).includes("events.k8s.io"), "events are on by default");
   assert.ok(!rulesOf(rbacFor(defaults, { events: false })).includes("events.k8s.io"));
-  assert.ok(!rulesOf(rbacFor(defaults)).includes("leases"));
+  assert.ok(rulesOf(rbacFor(defaults)).includes("echo-presence"), "presence Lease by default");
+  assert.ok(!rulesOf(rbacFor(defaults, { presence: false })).includes("leases"));
   const elected = operatorConfig({
     ...base,
     leaderElection: { namespace: "locks", onLost: "exit" },
@@ -311,7 +319,6 @@ Deno.test("rbacFor: deterministic output whatever the order of the children", ()
     "events.k8s.io",
     "example.roperator.dev",
     "example.roperator.dev",
-    "example.roperator.dev",
     "networking.k8s.io",
   ]);
 });
@@ -344,10 +351,10 @@ Deno.test("explainRules: one line per rule, in the order of rbacFor", () => {
   assert.equal(lines.length, ruleCount);
   assert.deepEqual(lines, [
     'ClusterRole "echo-team-a": events.k8s.io events [create, patch]: record Events about ClusterEcho parents',
-    'ClusterRole "echo-team-a": example.roperator.dev clusterechoes [get, list, watch, update, patch]: watch ClusterEcho parents, and add and remove their finalizer "roperator.dev/echo"',
-    'ClusterRole "echo-team-a": example.roperator.dev clusterechoes/finalizers [update]: set owner references with blockOwnerDeletion to ClusterEcho parents on children (required where the OwnerReferencesPermissionEnforcement admission plugin is on)',
-    'ClusterRole "echo-team-a": example.roperator.dev clusterechoes/status [get, update, patch]: write the status of ClusterEcho parents (status subresource)',
+    'ClusterRole "echo-team-a": example.roperator.dev clusterechoes [get, list, watch, patch]: watch ClusterEcho parents, and add and remove their finalizer "roperator.dev/echo"',
+    'ClusterRole "echo-team-a": example.roperator.dev clusterechoes/finalizers, clusterechoes/status [update]: set owner references with blockOwnerDeletion to ClusterEcho parents on children (required where the OwnerReferencesPermissionEnforcement admission plugin is on); write the status of ClusterEcho parents (status subresource)',
     'Role "echo" in "team-a": core configmaps, services [get, list, watch, create, update, patch, delete]: watch, create, update and delete ConfigMap children (namespaced, strategy Apply); watch, create, update and delete Service children (namespaced, strategy Replace)',
+    'Role "echo" in "team-a": coordination.k8s.io leases [get, create, update]: detect a second instance: renew the presence Lease "echo-presence" in namespace "team-a"',
     'Role "echo-leader-election" in "ops": coordination.k8s.io leases [get, create, update]: leader election: hold a Lease in namespace "ops"',
   ]);
 });
@@ -400,7 +407,7 @@ Deno.test({
           { type: k8s.scheduling.v1.PriorityClass, updateStrategy: "Apply" },
         ],
       });
-      const rbac = rbacFor(config, { leaderElection: true, events: true });
+      const rbac = rbacFor(config, { events: true });
       assert.deepEqual(rbac.map((o) => o.kind), [
         "ServiceAccount",
         "ClusterRole",
@@ -467,6 +474,15 @@ Deno.test({
         });
         assert.equal((parent.status as { seen?: number }).seen, 1);
         assert.deepEqual(parent.metadata?.finalizers, ["roperator.dev/widgets"]);
+        // Without leader election, the presence Lease is renewed under the same rules.
+        const presence = await eventually(
+          "the presence Lease",
+          () =>
+            new ResourceClient(admin, k8s.coordination.v1.Lease, "team-a").find(
+              "widgets-presence",
+            ),
+        );
+        assert.ok((presence.spec as { holderIdentity?: string }).holderIdentity);
         await parents.delete("w1");
         await eventually(
           "the parent to go",

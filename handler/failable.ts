@@ -2,7 +2,8 @@
  * {@linkcode failableHandler}: build a handler from three steps, validate the parent, compute the
  * children, derive the status from the outcome, where any step may fail. Failures end up in the
  * parent's status and are retried with per-parent exponential backoff, instead of failing the
- * sync.
+ * sync. The response of a failure carries `failed: true`: the runner still writes its status and
+ * children, but counts the sync as an error (`roperator_syncs_total{result="error"}`).
  *
  * Unlike roperator, a failure keeps the existing children by default (roperator deleted them
  * all); pass `onErrorChildren: "delete"` for the old behaviour.
@@ -255,6 +256,8 @@ export function failableHandler<
       status,
       children: onErrorChildren === "keep" ? request.children.all() : [],
       ...(retryMs === undefined ? {} : { resyncAfterMs: retryMs }),
+      // The controller applies the status and children, and counts the sync as an error.
+      failed: true,
     };
   }
 
@@ -296,7 +299,10 @@ export function failableHandler<
         });
         const status = await impl.status(request, { kind: "finalizeFailed", error });
         if (retryMs === undefined) backoff.delete(key);
-        return retryMs === undefined ? { status } : { status, retryAfterMs: retryMs };
+        // Counted as an error by the runner; `retryAfterMs` still decides what happens next.
+        return retryMs === undefined
+          ? { status, failed: true }
+          : { status, retryAfterMs: retryMs, failed: true };
       }
       backoff.delete(key);
       return { status: await impl.status(request, { kind: "finalizeSucceeded" }) };

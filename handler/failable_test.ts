@@ -105,6 +105,7 @@ Deno.test("failableHandler: a validation failure keeps the children and backs of
     status: { kind: "validationFailed", error: "spec.size must be a number" },
     children: existing,
     resyncAfterMs: 500,
+    failed: true,
   });
   assert.equal(results[0]?.kind, "validationFailed");
   assert.ok(results[0] && isFailure(results[0]));
@@ -123,6 +124,7 @@ Deno.test("failableHandler: a syncChildren failure carries the validated value",
     status: { kind: "syncFailed", error: "cannot sync" },
     children: existing,
     resyncAfterMs: 500,
+    failed: true,
   });
   const [result] = results;
   assert.equal(result?.kind, "syncFailed");
@@ -184,6 +186,7 @@ Deno.test("failableHandler: finalize failure retries with backoff", async () => 
   assert.deepEqual(await handler.finalize(request), {
     status: { kind: "finalizeFailed", error: "cannot finalize" },
     retryAfterMs: 500,
+    failed: true,
   });
   assert.equal((await handler.finalize(request)).retryAfterMs, 750);
   // Success forgets the parent.
@@ -194,7 +197,10 @@ Deno.test("failableHandler: finalize failure retries with backoff", async () => 
 Deno.test("failableHandler: finalize gives up, which means done", async () => {
   const handler = failableHandler(steps(), { backoff: { giveUpAfterMs: 0 } });
   const response = await handler.finalize(syncRequest(parent("a", { fail: "finalize" })));
-  assert.deepEqual(response, { status: { kind: "finalizeFailed", error: "cannot finalize" } });
+  assert.deepEqual(response, {
+    status: { kind: "finalizeFailed", error: "cannot finalize" },
+    failed: true,
+  });
   assert.ok(!("retryAfterMs" in response));
 });
 

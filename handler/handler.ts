@@ -61,6 +61,12 @@ export interface SyncResponse<S = unknown> {
    * and errors.
    */
   resyncAfterMs?: number | undefined;
+  /**
+   * The sync failed, although the handler returned normally: the status and children are
+   * applied as usual, but the sync counts as an error (`roperator_syncs_total{result="error"}`).
+   * `failableHandler` sets it when `validate` or `syncChildren` threw. Absent: a success.
+   */
+  failed?: boolean | undefined;
 }
 
 /** What {@linkcode FinalizeFunction} returns. */
@@ -72,6 +78,12 @@ export interface FinalizeResponse<S = unknown> {
    * and the runner removes the finalizer so that the deletion completes.
    */
   retryAfterMs?: number | undefined;
+  /**
+   * Finalizing failed, although the handler returned normally: the status is applied and
+   * `retryAfterMs` honoured as usual, but the sync counts as an error
+   * (`roperator_syncs_total{result="error"}`). `failableHandler` sets it when `finalize` threw.
+   */
+  failed?: boolean | undefined;
 }
 
 /**
@@ -154,6 +166,14 @@ function checkDelay(value: unknown, what: string): void {
   }
 }
 
+function checkFailed(value: unknown, what: string): void {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw new TypeError(
+      `Cannot use ${what}: failed must be a boolean when present, got ${typeof value}`,
+    );
+  }
+}
+
 function checkSyncResponse(response: unknown): SyncResponse {
   if (!isPlainObject(response)) {
     throw new TypeError(
@@ -173,6 +193,7 @@ function checkSyncResponse(response: unknown): SyncResponse {
     }
   });
   checkDelay(response.resyncAfterMs, "sync response: resyncAfterMs");
+  checkFailed(response.failed, "sync response");
   return response as unknown as SyncResponse;
 }
 
@@ -185,6 +206,7 @@ function checkFinalizeResponse(response: unknown): FinalizeResponse {
     );
   }
   checkDelay(response.retryAfterMs, "finalize response: retryAfterMs");
+  checkFailed(response.failed, "finalize response");
   return response as FinalizeResponse;
 }
 

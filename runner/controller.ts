@@ -29,6 +29,8 @@ import type { OperatorMetrics } from "./operator_metrics.ts";
 import type { EventRecorder } from "./events.ts";
 import { type Leadership, LeadershipLostError } from "./leader_election.ts";
 import { traceSync } from "./tracing.ts";
+import { errorShape, isTransient, LogSummary } from "./log_summary.ts";
+import { userFrames, withFrames } from "./error_frames.ts";
 
 const logger = getLogger(["roperator", "controller"]);
 
@@ -251,6 +253,8 @@ interface SyncContext {
   stopping: AbortSignal | undefined;
   /** A handler call that outlived its timeout: the sync ends only when it settles. */
   overdue: Promise<unknown> | undefined;
+  /** The handler returned a response marked `failed` (see `SyncResponse.failed`). */
+  failed?: boolean;
 }
 
 const composedTransforms = new WeakMap<
@@ -300,6 +304,10 @@ export class Controller {
   #termAbort = new AbortController();
   #unsubscribeLeadership: (() => void) | undefined;
   readonly #syncListeners = new Set<(event: SyncEvent) => void>();
+  /** Failed syncs: a run of identical failures is logged once, then once a minute. */
+  readonly #failureLog = new LogSummary(logger, {
+    onSuppressed: (level, n) => this.#metrics.logSuppressed(level, n),
+  });
 
   /**
    * Creates the informers and the queue; nothing runs until `start()`.
@@ -476,6 +484,7 @@ export class Controller {
     this.#accepting = false;
     this.#unsubscribeLeadership?.();
     const { drained } = await this.#queue.shutdown({ drainTimeoutMs });
+    this.#failureLog.close();
     await Promise.all([
       this.#parentHandle.release(),
       ...[...this.#children.values()].map((c) => c.handle.release()),
@@ -532,11 +541,15 @@ export class Controller {
   ): SyncError {
     const rejected = failures.some(({ error }) => rejectedByServer(error));
     for (const { child, error } of failures) {
-      logger.warn("cannot write {child} of {parent}: {error}", {
-        child,
-        parent: ctx.key,
-        error: messageOf(error),
-      });
+      const message = messageOf(error);
+      this.#failureLog.log(
+        "warning",
+        errorShape(`child: ${message}`, [ctx.key, ...ctx.key.split("/")]),
+        {
+          message: "cannot write {child} of {parent}: {error}",
+          properties: { child, parent: ctx.key, error: message },
+        },
+      );
       if (this.#events && (!this.#leadership || this.#leadership.holds(ctx.term))) {
         this.#events.record({
           regarding: this.#regarding(parent),
@@ -652,7 +665,7 @@ export class Controller {
       );
       const durationMs = performance.now() - started;
       // A parent deleted meanwhile has had its series dropped: do not bring them back.
-      if (this.#parents.getByKey(key)) this.#metrics.syncDone(key, true, durationMs);
+      if (this.#parents.getByKey(key)) this.#metrics.syncDone(key, !ctx.failed, durationMs);
       this.#emitSync({ parent: key, phase, state: "succeeded", durationMs });
       return result;
     } catch (error) {
@@ -675,10 +688,24 @@ export class Controller {
       }
       this.#metrics.syncDone(key, false, durationMs);
       this.#emitSync({ parent: key, phase, state: "failed", durationMs, error });
-      logger.error("sync of {parent} failed: {error}", {
-        parent: key,
-        error: error instanceof Error ? error.message : String(error),
-      });
+      // Transient failures (network, 5xx, 429, timeouts) are warnings; identical failures of
+      // many parents are one run, logged once and then summarized with a count.
+      const message = error instanceof Error ? error.message : String(error);
+      const frames = userFrames(error);
+      this.#failureLog.log(
+        isTransient(error) ? "warning" : "error",
+        errorShape(`${phase}: ${message}`, [key, ...key.split("/")]),
+        {
+          message: `sync of {parent} failed: {error}${frames.length ? "{at}" : ""}`,
+          properties: {
+            parent: key,
+            error: message,
+            ...(frames.length
+              ? { at: frames.map((frame) => `\n    at ${frame}`).join(""), stack: frames }
+              : {}),
+          },
+        },
+      );
       this.#recordFailure(ctx, parent, phase, error);
       return { ok: false };
     }
@@ -702,11 +729,16 @@ export class Controller {
       type: "Warning",
       reason,
       action: phase === "finalize" ? "Finalize" : "Sync",
-      note: error instanceof SyncError
-        ? error.detail
-        : error instanceof Error
-        ? error.message
-        : String(error),
+      // With the handler's frames (file:line), as many as fit the API's 1 KiB limit.
+      note: withFrames(
+        error instanceof SyncError
+          ? error.detail
+          : error instanceof Error
+          ? error.message
+          : String(error),
+        userFrames(error),
+        1024,
+      ),
     });
   }
 
@@ -757,7 +789,9 @@ export class Controller {
     let settled = false;
     running.then(() => settled = true, () => settled = true);
     try {
-      return await Promise.race([running, deadline]);
+      const response = await Promise.race([running, deadline]);
+      if ((response as { failed?: unknown } | undefined)?.failed === true) ctx.failed = true;
+      return response;
     } catch (error) {
       if (!settled) ctx.overdue = running;
       if (error instanceof LeadershipLostError) throw error;

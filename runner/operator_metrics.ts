@@ -1,6 +1,7 @@
 /**
- * The operator's Prometheus metrics: syncs, errors, sync durations, queue depth, cached objects
- * and their size, watch restarts, writes by kind, API request latency and leadership.
+ * The operator's Prometheus metrics: syncs by result, sync durations, queue depth, cached objects
+ * and their size, watch restarts, writes by kind, API request latency, leadership, suppressed
+ * log records and twin instances.
  *
  * @module
  */
@@ -12,14 +13,37 @@ import { Registry } from "./metrics.ts";
 /** The kinds of write the controller makes. */
 export type WriteKind = "create" | "update" | "apply" | "delete" | "status" | "finalizer";
 
-/** The metrics of one operator, rendered at `/metrics`. */
+/** Options for {@linkcode OperatorMetrics}. */
+export interface OperatorMetricsOptions {
+  /**
+   * How many parents the in-memory per-parent sync tally ({@linkcode OperatorMetrics.syncs})
+   * remembers; the parent synced least recently is forgotten first. Default 10 000.
+   */
+  maxTrackedParents?: number;
+}
+
+/**
+ * The metrics of one operator, rendered at `/metrics`.
+ *
+ * Counters carry no per-parent label (the convention of controller-runtime: per controller, per
+ * result), so their cardinality does not grow with the number of parents. Per-parent sync counts,
+ * for tests, are kept in a bounded in-memory tally that is not exported.
+ */
 export class OperatorMetrics {
   /** The registry, for adding metrics of your own. */
   readonly registry: Registry = new Registry();
   readonly #syncs = this.registry.counter(
     "roperator_syncs_total",
-    "Syncs run, by parent and result.",
-    ["parent", "result"],
+    "Syncs run, by result (error: the sync threw, or a failableHandler step failed).",
+    ["result"],
+  );
+  /** Per parent: [successes, errors]; in order of the last sync, oldest first. */
+  readonly #tally = new Map<string, [number, number]>();
+  readonly #maxTracked: number;
+  readonly #suppressed = this.registry.counter(
+    "roperator_log_suppressed_total",
+    "Log records not written because they repeated an earlier one, by level.",
+    ["level"],
   );
   readonly #syncSeconds = this.registry.histogram(
     "roperator_sync_duration_seconds",
@@ -46,6 +70,22 @@ export class OperatorMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     },
   );
+
+  /**
+   * Creates the metrics of one operator.
+   *
+   * @param options the bound of the per-parent tally
+   * @throws {RangeError} when `maxTrackedParents` is not a positive integer
+   */
+  constructor(options: OperatorMetricsOptions = {}) {
+    const max = options.maxTrackedParents ?? 10_000;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(
+        `Cannot create operator metrics: maxTrackedParents must be a positive integer, got ${max}`,
+      );
+    }
+    this.#maxTracked = max;
+  }
 
   /**
    * Registers the cache gauges of the informers: objects and their size by type. The size is the
@@ -104,17 +144,47 @@ export class OperatorMetrics {
    * @param durationMs how long it took
    */
   syncDone(parent: string, ok: boolean, durationMs: number): void {
-    this.#syncs.inc({ parent, result: ok ? "success" : "error" });
+    this.#syncs.inc({ result: ok ? "success" : "error" });
     this.#syncSeconds.observe(durationMs / 1000);
+    const counts = this.#tally.get(parent) ?? [0, 0];
+    counts[ok ? 0 : 1]++;
+    // Re-insert: the Map's order is the order of the last sync.
+    this.#tally.delete(parent);
+    this.#tally.set(parent, counts);
+    if (this.#tally.size > this.#maxTracked) {
+      const oldest = this.#tally.keys().next().value;
+      if (oldest !== undefined) this.#tally.delete(oldest);
+    }
   }
 
   /**
-   * Drops the series of a deleted parent.
+   * Forgets the per-parent tally of a deleted parent.
    *
    * @param parent the parent key
    */
   forgetParent(parent: string): void {
-    this.#syncs.removeSeries({ parent });
+    this.#tally.delete(parent);
+  }
+
+  /**
+   * Counts log records not written because they repeated an earlier one
+   * (`roperator_log_suppressed_total{level}`).
+   *
+   * @param level the level of the suppressed records
+   * @param n how many
+   */
+  logSuppressed(level: "warning" | "error", n = 1): void {
+    this.#suppressed.inc({ level }, n);
+  }
+
+  /**
+   * Log records suppressed so far, by level.
+   *
+   * @param level the level
+   * @returns the count
+   */
+  suppressed(level: "warning" | "error"): number {
+    return this.#suppressed.get({ level });
   }
 
   /**
@@ -173,13 +243,25 @@ export class OperatorMetrics {
   }
 
   /**
-   * Syncs counted so far for a parent.
+   * Syncs counted so far for a parent, from the bounded in-memory tally (not exported: the
+   * `roperator_syncs_total` counter has no parent label). A parent that was deleted, or that has
+   * not synced while {@linkcode OperatorMetricsOptions.maxTrackedParents} others did, counts 0.
    *
    * @param parent the parent key
    * @param result success or error
    * @returns the count
    */
   syncs(parent: string, result: "success" | "error"): number {
-    return this.#syncs.get({ parent, result });
+    return this.#tally.get(parent)?.[result === "success" ? 0 : 1] ?? 0;
+  }
+
+  /**
+   * Syncs counted so far for every parent, by result (`roperator_syncs_total`).
+   *
+   * @param result success or error
+   * @returns the count
+   */
+  syncsTotal(result: "success" | "error"): number {
+    return this.#syncs.get({ result });
   }
 }

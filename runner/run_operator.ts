@@ -18,6 +18,7 @@ import { InformerPool } from "./informer_pool.ts";
 import { defaultIdentity, LeaderElector, type Leadership } from "./leader_election.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { OperatorMetrics } from "./operator_metrics.ts";
+import { PresenceDetector } from "./presence.ts";
 import { TracedKubeClient } from "./tracing.ts";
 
 const logger = getLogger(["roperator", "runner"]);
@@ -137,6 +138,12 @@ async function checkTypes(config: OperatorConfig, client: KubeClient): Promise<v
   }
 }
 
+/** `ROPERATOR_NAMESPACE` when the process may read it, else `"default"`. */
+function presenceNamespaceFromEnv(): string {
+  const { state } = Deno.permissions.querySync({ name: "env", variable: "ROPERATOR_NAMESPACE" });
+  return (state === "granted" ? Deno.env.get("ROPERATOR_NAMESPACE") : undefined) || "default";
+}
+
 /** Everything one operator of a process uses, before its HTTP server. */
 interface Running {
   config: OperatorConfig;
@@ -159,12 +166,16 @@ function run(
   const elector = config.leaderElection
     ? new LeaderElector(client, config.leaderElection)
     : undefined;
+  const identity = elector?.identity ?? defaultIdentity();
   const events = config.events
-    ? new EventRecorder(client, {
-      reportingController: config.name,
-      reportingInstance: elector?.identity ?? defaultIdentity(),
-    })
+    ? new EventRecorder(client, { reportingController: config.name, reportingInstance: identity })
     : undefined;
+  // Without leader election, a second instance of the same operator is reported (a warning).
+  const presence = elector ? undefined : new PresenceDetector(client, {
+    name: config.name,
+    namespace: config.namespace ?? client.config.namespace ?? presenceNamespaceFromEnv(),
+    identity,
+  });
   const controller = new Controller({
     config,
     client,
@@ -194,6 +205,7 @@ function run(
     });
     campaigning = elector.run(electorAbort.signal);
   }
+  const presenceRunning = presence?.run(electorAbort.signal);
   const ready = controller.start();
   ready.then(
     () =>
@@ -220,6 +232,7 @@ function run(
       }
       electorAbort.abort();
       await campaigning;
+      await presenceRunning;
       // After the syncs: a follower that takes over at once never overlaps with our writes.
       await elector?.release();
       await events?.close();

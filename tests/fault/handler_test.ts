@@ -140,8 +140,7 @@ Deno.test(
       assert.equal(await cms.find("invalid-c0"), undefined);
       const samples = parsePrometheusText(op.metrics.registry.render());
       assert.ok(
-        metricSum(samples, "roperator_syncs_total", { parent: `${ns}/hangs`, result: "error" }) >=
-          1,
+        metricSum(samples, "roperator_syncs_total", { result: "error" }) >= Object.keys(BAD).length,
         "the metric is rendered for /metrics",
       );
       assert.equal(rejections.count - rejectionsBefore, 0, rejections.describe());
@@ -249,10 +248,10 @@ Deno.test(
       gate.resolve();
       await ended.promise;
       await sleep(100);
-      const samples = parsePrometheusText(op.metrics.registry.render());
-      const series = samples.filter((s) =>
-        s.name === "roperator_syncs_total" && s.labels.parent === key
-      );
+      // The exported counter has no parent label; the per-parent tally must have forgotten it.
+      const series = (["success", "error"] as const)
+        .filter((result) => op.metrics.syncs(key, result) > 0)
+        .map((result) => ({ labels: { parent: key, result } }));
       const errors = suite.logs.lines.slice(logsBefore).filter((line) =>
         line.includes(" error ") && line.includes(key)
       );
