@@ -19,7 +19,7 @@ import type {
   SyncResponse,
 } from "../handler/handler.ts";
 import { KeyedBackoff } from "../handler/backoff.ts";
-import { diffPaths, isSubset } from "./diff.ts";
+import { childNeedsWrite, desiredHashPatch, withDesiredHash } from "./diff.ts";
 import { type Informer, objectKey, pruneCachedObject } from "./informer.ts";
 import { type InformerHandle, InformerPool } from "./informer_pool.ts";
 import { WorkQueue, type WorkResult } from "./work_queue.ts";
@@ -789,7 +789,7 @@ export class Controller {
       if (foreign(current)) throw refuse(current!);
       try {
         if (state.config.updateStrategy === "Apply") {
-          if (current && isSubset(object, current)) continue;
+          if (current && childNeedsWrite(object, current, "Apply").action === "none") continue;
           if (current?.metadata?.deletionTimestamp) continue;
           if (!current) {
             // Server-side apply would silently adopt an object someone else made: look first.
@@ -797,7 +797,7 @@ export class Controller {
             if (other && foreign(other)) throw refuse(other);
           }
           this.#fence(ctx);
-          const applied = await state.client.apply(object, {
+          const applied = await state.client.apply(withDesiredHash(object), {
             fieldManager: this.#config.name,
             force: true,
           });
@@ -808,7 +808,9 @@ export class Controller {
         }
         if (!current) {
           this.#fence(ctx);
-          const created = await state.client.create(object, { fieldManager: this.#config.name });
+          const created = await state.client.create(withDesiredHash(object), {
+            fieldManager: this.#config.name,
+          });
           state.informer.observe(created);
           this.#metrics.write("create");
           logger.info("created {child} for {parent}", { child: label, parent: key });
@@ -816,9 +818,24 @@ export class Controller {
         }
         if (current.metadata?.deletionTimestamp) continue;
         if (state.config.updateStrategy === "OnDelete") continue;
-        if (isSubset(object, current)) continue;
-        const changed = diffPaths(object, current).slice(0, 5).join(", ");
+        const decision = childNeedsWrite(object, current, state.config.updateStrategy);
+        if (decision.action === "none") continue;
+        const changed = decision.reasons.join(", ");
         this.#fence(ctx);
+        if (decision.action === "stamp") {
+          const stamped = await state.client.patch(name, desiredHashPatch(decision.hash), {
+            ...ns,
+            fieldManager: this.#config.name,
+          });
+          state.informer.observe(stamped);
+          this.#metrics.write("update");
+          logger.info("stamped {child} of {parent} ({changed})", {
+            child: label,
+            parent: key,
+            changed,
+          });
+          continue;
+        }
         if (state.config.updateStrategy === "Recreate") {
           await state.client.delete(name, {
             ...ns,
@@ -833,9 +850,10 @@ export class Controller {
           });
           continue;
         }
+        const stamped = withDesiredHash(object, decision.hash);
         const replaced = await state.client.replace({
-          ...object,
-          metadata: { ...object.metadata, resourceVersion: current.metadata!.resourceVersion! },
+          ...stamped,
+          metadata: { ...stamped.metadata, resourceVersion: current.metadata!.resourceVersion! },
         }, { fieldManager: this.#config.name });
         state.informer.observe(replaced);
         this.#metrics.write("update");

@@ -22,10 +22,13 @@
  * with server-side apply, which removes the fields the operator's field manager owned and no
  * longer applies. Each write carries the new annotation, so the next sync writes nothing.
  *
- * A child with no annotation was written by an older version (or someone removed it): `Replace`
- * and `Apply` write it once, which also removes any field dropped before the upgrade; `Recreate`
- * only adds the annotation (a merge patch of the metadata) when every field the handler sets
- * matches, rather than deleting every Pod or re-running every Job after an upgrade.
+ * A child with no annotation was written by an older version (or someone removed the
+ * annotation). When every field the handler sets matches, `Apply` applies it once, which also
+ * removes the fields it owned and the handler stopped returning before the upgrade; `Replace` and
+ * `Recreate` only add the annotation (a merge patch of the metadata): a `PUT` of a Pod or a Job
+ * would be refused (the API server injected fields that are immutable), and a `Recreate` would
+ * delete every Pod or re-run every Job after an upgrade. Fields removed before the upgrade then
+ * go at the next write.
  *
  * ## Subset rules
  *
@@ -333,25 +336,17 @@ export function withDesiredHash<T extends KubernetesObject>(
 }
 
 /**
- * A JSON merge patch that only sets {@linkcode DESIRED_HASH_ANNOTATION}, guarded by the child's
- * `resourceVersion` (the patch fails with a conflict when the child changed since it was read):
- * the `"stamp"` action of {@linkcode childNeedsWrite}.
+ * A JSON merge patch that only sets {@linkcode DESIRED_HASH_ANNOTATION}: the `"stamp"` action of
+ * {@linkcode childNeedsWrite}. It is not guarded by a resourceVersion: a field changed meanwhile
+ * is drift, which the next sync sees whatever the annotation says.
  *
  * @param hash the desired hash
- * @param actual the child as read, for its resourceVersion
  * @returns the patch body
  */
 export function desiredHashPatch(
   hash: string,
-  actual: KubernetesObject,
-): { metadata: { resourceVersion?: string; annotations: Record<string, string> } } {
-  const resourceVersion = actual.metadata?.resourceVersion;
-  return {
-    metadata: {
-      ...(resourceVersion ? { resourceVersion } : {}),
-      annotations: { [DESIRED_HASH_ANNOTATION]: hash },
-    },
-  };
+): { metadata: { annotations: Record<string, string> } } {
+  return { metadata: { annotations: { [DESIRED_HASH_ANNOTATION]: hash } } };
 }
 
 /**
@@ -360,7 +355,8 @@ export function desiredHashPatch(
  * - `"none"`: it matches; write nothing.
  * - `"write"`: the strategy's write (`Replace`: PUT the desired object; `Recreate`: delete it,
  *   to create it anew; `Apply`: server-side apply), stamped with {@linkcode withDesiredHash}.
- * - `"stamp"`: only set the annotation, with {@linkcode desiredHashPatch}.
+ * - `"stamp"`: only set the annotation, with {@linkcode desiredHashPatch} (a child written by an
+ *   older version, with `Replace` or `Recreate`).
  */
 export type ChildAction = "none" | "write" | "stamp";
 
@@ -381,8 +377,9 @@ export interface ChildWriteDecision {
  * Whether an existing child must be written, and why (see the module documentation): a write
  * when desired is not a subset of actual (drift), or when the child's desired-hash annotation is
  * not the fingerprint of the desired object (the handler changed what it wants, removals
- * included). A child without the annotation (written by an older version) is written once; with
- * `Recreate`, when it matches, it is only stamped. `OnDelete` never updates: always `"none"`.
+ * included). A child without the annotation (written by an older version) that matches is applied
+ * once with `Apply`, and only stamped with `Replace` and `Recreate`. `OnDelete` never updates:
+ * always `"none"`.
  *
  * @example
  * ```ts
@@ -419,7 +416,7 @@ export function childNeedsWrite(
   if (recorded === hash) return { action: "none", reasons: [], hash };
   if (recorded === undefined) {
     return {
-      action: strategy === "Recreate" ? "stamp" : "write",
+      action: strategy === "Apply" ? "write" : "stamp",
       reasons: [`no ${DESIRED_HASH_ANNOTATION} annotation (written by an older version)`],
       hash,
     };

@@ -406,29 +406,30 @@ Deno.test("childNeedsWrite: a changed field the handler sets is a write naming t
   }
 });
 
-Deno.test("childNeedsWrite: a child written by an older version is written once, or stamped with Recreate", () => {
+Deno.test("childNeedsWrite: a matching child written by an older version is applied once with Apply, stamped otherwise", () => {
   fc.assert(fc.property(desiredChild, (desired) => {
     const legacy = stored(desired); // no annotation
-    for (const strategy of ["Replace", "Apply"] as const) {
+    const apply = childNeedsWrite(desired, legacy, "Apply");
+    assert.equal(apply.action, "write");
+    assert.match(apply.reasons[0]!, /no roperator\.dev\/desired-hash annotation/);
+    assert.equal(childNeedsWrite(desired, written(desired), "Apply").action, "none");
+    for (const strategy of ["Replace", "Recreate"] as const) {
       const decision = childNeedsWrite(desired, legacy, strategy);
-      assert.equal(decision.action, "write");
-      assert.match(decision.reasons[0]!, /no roperator\.dev\/desired-hash annotation/);
+      assert.equal(decision.action, "stamp");
+      // The merge patch, applied, leaves a child that needs nothing.
+      const patch = desiredHashPatch(decision.hash);
+      assert.deepEqual(Object.keys(patch.metadata), ["annotations"]);
+      const patched = {
+        ...legacy,
+        metadata: {
+          ...legacy.metadata,
+          annotations: { ...legacy.metadata?.annotations, ...patch.metadata.annotations },
+        },
+      };
+      assert.equal(childNeedsWrite(desired, patched, strategy).action, "none");
     }
-    const decision = childNeedsWrite(desired, legacy, "Recreate");
-    assert.equal(decision.action, "stamp");
-    // The merge patch, applied, leaves a child that needs nothing.
-    const patch = desiredHashPatch(decision.hash, legacy);
-    assert.equal(patch.metadata.resourceVersion, "42");
-    const patched = {
-      ...legacy,
-      metadata: {
-        ...legacy.metadata,
-        annotations: { ...legacy.metadata?.annotations, ...patch.metadata.annotations },
-      },
-    };
-    assert.equal(childNeedsWrite(desired, patched, "Recreate").action, "none");
   }));
-  // A legacy Recreate child that drifted is recreated, not stamped.
+  // A legacy child that drifted gets the strategy's write, not a stamp.
   const desired: KubernetesObject = {
     apiVersion: "v1",
     kind: "Pod",
@@ -436,7 +437,9 @@ Deno.test("childNeedsWrite: a child written by an older version is written once,
     spec: { a: 1 },
   };
   const drifted = stored({ ...desired, spec: { a: 2 } });
-  assert.equal(childNeedsWrite(desired, drifted, "Recreate").action, "write");
+  for (const strategy of WRITING) {
+    assert.deepEqual(childNeedsWrite(desired, drifted, strategy).action, "write");
+  }
 });
 
 Deno.test("desiredHash and withDesiredHash: the annotation is left out of the hash; the input is not changed", () => {

@@ -122,7 +122,13 @@ async function writesOverSyncs(
   const before = writes(op);
   const until = syncs() + count;
   await eventually(`${count} more syncs`, () => Promise.resolve(syncs() >= until));
-  const after = writes(op);
+  return delta(before, writes(op));
+}
+
+function delta(
+  before: Record<WriteKind, number>,
+  after: Record<WriteKind, number>,
+): Record<string, number> {
   return Object.fromEntries(WRITES.map((kind) => [kind, after[kind] - before[kind]]));
 }
 
@@ -147,7 +153,6 @@ async function observe(ns: string): Promise<Observed | undefined> {
   const config = await new ResourceClient(admin, k8s.core.v1.ConfigMap, ns).find("config");
   const secret = await new ResourceClient(admin, k8s.core.v1.Secret, ns).find("secret");
   const app = await new ResourceClient(admin, k8s.apps.v1.Deployment, ns).find("app");
-  await new ResourceClient(admin, k8s.core.v1.Pod, ns).find("pod");
   if (!config || !secret || !app) return undefined;
   const container = (app.spec as {
     template: { spec: { containers: { env?: { name: string }[]; ports?: { name: string }[] }[] } };
@@ -207,6 +212,35 @@ async function waitForShape(ns: string, shape: Shape): Promise<void> {
   }
 }
 
+/**
+ * Checks that the API server defaulted fields of the Pod and the Deployment the handler does not
+ * set, and added default tolerations to the Pod. (The test control plane runs without the
+ * ServiceAccount admission plugin, so no token volume is injected, and without the Deployment
+ * controller, so no status is written: runner/diff_test.ts covers extra named items.)
+ */
+async function assertDefaulted(ns: string): Promise<void> {
+  type PodSpec = {
+    containers: { imagePullPolicy?: string; terminationMessagePath?: string }[];
+    tolerations?: unknown[];
+  };
+  const pod = await eventually(
+    "the Pod",
+    () => new ResourceClient(admin, k8s.core.v1.Pod, ns).find("pod"),
+  );
+  const spec = pod.spec as PodSpec;
+  assert.ok(spec.containers[0]?.imagePullPolicy, "imagePullPolicy is defaulted");
+  assert.ok(spec.containers[0]?.terminationMessagePath, "terminationMessagePath is defaulted");
+  assert.ok((spec.tolerations ?? []).length > 0, "default tolerations are added");
+  const app = await new ResourceClient(admin, k8s.apps.v1.Deployment, ns).get("app");
+  const appSpec = app.spec as {
+    strategy?: { type?: string };
+    template: { spec: PodSpec & { dnsPolicy?: string } };
+  };
+  assert.equal(appSpec.strategy?.type, "RollingUpdate", "the Deployment strategy is defaulted");
+  assert.ok(appSpec.template.spec.containers[0]?.imagePullPolicy, "so is imagePullPolicy");
+  assert.equal(appSpec.template.spec.dnsPolicy, "ClusterFirst", "and dnsPolicy");
+}
+
 async function withOperator(
   ns: string,
   updateStrategy: UpdateStrategy,
@@ -232,6 +266,42 @@ async function withOperator(
   }
 }
 
+/** The type and name of each child. */
+const CHILDREN = [
+  [k8s.core.v1.ConfigMap, "config"],
+  [k8s.core.v1.Secret, "secret"],
+  [k8s.apps.v1.Deployment, "app"],
+  [k8s.core.v1.Pod, "pod"],
+] as const;
+
+/** The children of a parent, by kind, with their uid and desired-hash annotation. */
+async function stamps(ns: string): Promise<Record<string, { uid?: string; hash?: string }>> {
+  const out: Record<string, { uid?: string; hash?: string }> = {};
+  for (const [type, name] of CHILDREN) {
+    const object = await new ResourceClient<KubernetesObject>(admin, type, ns).get(name);
+    out[object.kind!] = {
+      ...(object.metadata?.uid ? { uid: object.metadata.uid } : {}),
+      ...(object.metadata?.annotations?.[DESIRED_HASH_ANNOTATION]
+        ? { hash: object.metadata.annotations[DESIRED_HASH_ANNOTATION] }
+        : {}),
+    };
+  }
+  return out;
+}
+
+/**
+ * Removes the desired-hash annotation from every child, as if an older version of the library
+ * had written them.
+ */
+async function unstamp(ns: string): Promise<void> {
+  const path = `/metadata/annotations/${DESIRED_HASH_ANNOTATION.replace("/", "~1")}`;
+  for (const [type, name] of CHILDREN) {
+    await new ResourceClient<KubernetesObject>(admin, type, ns).patch(name, [
+      { op: "remove", path },
+    ], { type: "json" });
+  }
+}
+
 for (const strategy of ["Replace", "Recreate", "Apply"] as const) {
   Deno.test(`${strategy}: removed keys, labels, annotations, env vars and ports reach the cluster; resyncs write nothing`, async () => {
     const ns = await createNamespace(admin, `rm-${strategy.toLowerCase()}`);
@@ -239,13 +309,54 @@ for (const strategy of ["Replace", "Recreate", "Apply"] as const) {
     await withOperator(ns, strategy, async (op) => {
       await parents.create({ metadata: { name: "p" }, spec: { shape: "full" } });
       await waitForShape(ns, "full");
-      // The Deployment's status and ReplicaSet, the Pod's defaults and token volume change
-      // nothing the handler set: nothing is written.
+      await assertDefaulted(ns);
+      // The fields the API server defaulted on the Pod and the Deployment are not the handler's:
+      // nothing is written.
       assert.deepEqual(await writesOverSyncs(op, `${ns}/p`, 5), NO_WRITES, "steady state");
 
+      const before = writes(op);
       await parents.patch("p", { spec: { shape: "reduced" } });
       await waitForShape(ns, "reduced");
+      await assertDefaulted(ns);
+      // One write for each of the three changed children; the Pod, unchanged, is left alone.
+      await writesOverSyncs(op, `${ns}/p`, 0);
+      assert.deepEqual(
+        delta(before, writes(op)),
+        {
+          Replace: { ...NO_WRITES, update: 3 },
+          Recreate: { ...NO_WRITES, delete: 3, create: 3 },
+          Apply: { ...NO_WRITES, apply: 3 },
+        }[strategy],
+      );
       assert.deepEqual(await writesOverSyncs(op, `${ns}/p`, 5), NO_WRITES, "after the removal");
+    });
+  });
+
+  Deno.test(`${strategy}: children written without the desired-hash annotation get it with one write each, and are not recreated`, async () => {
+    const ns = await createNamespace(admin, `legacy-${strategy.toLowerCase()}`);
+    const parents = new ResourceClient<ParentObject>(admin, Parent, ns);
+    await withOperator(ns, strategy, async (op) => {
+      await parents.create({ metadata: { name: "p" }, spec: { shape: "full" } });
+      await waitForShape(ns, "full");
+      assert.deepEqual(await writesOverSyncs(op, `${ns}/p`, 3), NO_WRITES, "steady state");
+      const stamped = await stamps(ns);
+      for (const [kind, { hash }] of Object.entries(stamped)) {
+        assert.match(hash ?? "", /^[0-9a-f]{64}$/, `${kind} carries the desired hash`);
+      }
+      const before = writes(op);
+      await unstamp(ns);
+      await eventually(
+        "every child stamped again",
+        async () => JSON.stringify(await stamps(ns)) === JSON.stringify(stamped),
+      );
+      // The same objects (uids), stamped again with one write each: an apply with Apply, a
+      // patch of the annotation alone (counted as an update) with Replace and Recreate.
+      await writesOverSyncs(op, `${ns}/p`, 0);
+      assert.deepEqual(
+        delta(before, writes(op)),
+        strategy === "Apply" ? { ...NO_WRITES, apply: 4 } : { ...NO_WRITES, update: 4 },
+      );
+      assert.deepEqual(await writesOverSyncs(op, `${ns}/p`, 5), NO_WRITES, "after the stamps");
     });
   });
 }
