@@ -11,6 +11,7 @@ import {
   isSubset,
   withDesiredHash,
 } from "./diff.ts";
+import { LAST_APPLIED_ANNOTATION, pruneCachedObject } from "./informer.ts";
 
 // [description, desired, actual, expected differing paths ([] = subset)]
 const CASES: [string, unknown, unknown, string[]][] = [
@@ -475,5 +476,21 @@ Deno.test("desiredHash and withDesiredHash: the annotation is left out of the ha
   assert.notEqual(
     desiredHash({ spec: { env: [{ name: "A" }, { name: "B" }] } }),
     desiredHash({ spec: { env: [{ name: "B" }, { name: "A" }] } }),
+  );
+});
+
+Deno.test("the cache's pruning keeps the desired-hash annotation", () => {
+  const child = written({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } });
+  child.metadata!.annotations![LAST_APPLIED_ANNOTATION] = "{}";
+  const pruned = pruneCachedObject(child);
+  assert.equal(pruned.metadata?.annotations?.[LAST_APPLIED_ANNOTATION], undefined);
+  assert.equal(
+    childNeedsWrite(
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } },
+      pruned,
+      "Replace",
+    )
+      .action,
+    "none",
   );
 });
