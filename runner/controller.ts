@@ -20,7 +20,7 @@ import type {
 } from "../handler/handler.ts";
 import { KeyedBackoff } from "../handler/backoff.ts";
 import type { Condition } from "../handler/conditions.ts";
-import { diffPaths, isSubset } from "./diff.ts";
+import { childNeedsWrite, desiredHashPatch, isSubset, withDesiredHash } from "./diff.ts";
 import { describeForeignChild, parentUidOf } from "./ownership.ts";
 import { type Informer, objectKey, pruneCachedObject } from "./informer.ts";
 import { type InformerHandle, InformerPool } from "./informer_pool.ts";
@@ -1136,7 +1136,7 @@ export class Controller {
         } else {
           this.#fence(ctx);
           try {
-            const created = await state.client.create(object, {
+            const created = await state.client.create(withDesiredHash(object), {
               fieldManager: this.#config.name,
               ...this.#signal(ctx),
             });
@@ -1162,9 +1162,11 @@ export class Controller {
       }
       if (current?.metadata?.deletionTimestamp) return;
       if (strategy === "Apply") {
-        if (current !== undefined && isSubset(object, current)) return;
+        if (current !== undefined && childNeedsWrite(object, current, "Apply").action === "none") {
+          return;
+        }
         this.#fence(ctx);
-        const applied = await state.client.apply(object, {
+        const applied = await state.client.apply(withDesiredHash(object), {
           fieldManager: this.#config.name,
           force: true,
           ...this.#signal(ctx),
@@ -1195,9 +1197,27 @@ export class Controller {
         }
       }
       if (strategy === "OnDelete") return;
-      if (isSubset(object, current)) return;
-      const changed = diffPaths(object, current).slice(0, 5).join(", ");
+      const decision = childNeedsWrite(object, current, strategy);
+      if (decision.action === "none") return;
+      const changed = decision.reasons.join(", ");
       this.#fence(ctx);
+      if (decision.action === "stamp") {
+        // Written by an older version (no desired-hash annotation) and otherwise matching: only
+        // the annotation is added, so that no Pod is recreated and no Job re-run on upgrade.
+        const stamped = await state.client.patch(name, desiredHashPatch(decision.hash), {
+          ...ns,
+          fieldManager: this.#config.name,
+          ...this.#signal(ctx),
+        });
+        state.informer.observe(stamped);
+        this.#metrics.write("update");
+        logger.info("stamped {child} of {parent} ({changed})", {
+          child: label,
+          parent: key,
+          changed,
+        });
+        return;
+      }
       if (strategy === "Recreate") {
         await state.client.delete(name, {
           ...ns,
@@ -1213,9 +1233,10 @@ export class Controller {
         });
         return;
       }
+      const stamped = withDesiredHash(object, decision.hash);
       const replaced = await state.client.replace({
-        ...object,
-        metadata: { ...object.metadata, resourceVersion: current.metadata!.resourceVersion! },
+        ...stamped,
+        metadata: { ...stamped.metadata, resourceVersion: current.metadata!.resourceVersion! },
       }, { fieldManager: this.#config.name, ...this.#signal(ctx) });
       state.informer.observe(replaced);
       this.#metrics.write("update");

@@ -1,9 +1,36 @@
 /**
- * Deciding whether an existing child already matches the desired one: {@linkcode isSubset}, the
- * paths that differ for logs ({@linkcode diffPaths}), and a {@linkcode fingerprint} of the desired
- * object to notice changes a subset test cannot see.
+ * Deciding whether an existing child must be written again: {@linkcode childNeedsWrite}, built
+ * on a subset test ({@linkcode isSubset}, with {@linkcode diffPaths} naming what differs, for
+ * logs) and a {@linkcode fingerprint} of the desired object that the runner stamps on every child
+ * it writes ({@linkcode DESIRED_HASH_ANNOTATION}, {@linkcode withDesiredHash}).
  *
- * ## Rules
+ * ## When a child is written
+ *
+ * Two questions, and a write when either answer is no:
+ *
+ * - **Is desired a subset of actual?** Someone else changed, or removed, a field the handler sets
+ *   (drift). The rules below decide; fields the API server defaults or others add never count.
+ * - **Does the child's `roperator.dev/desired-hash` annotation equal the fingerprint of the
+ *   desired object?** The handler changed what it wants since the child was last written. This is
+ *   how a field, key, label, annotation or named list item the handler no longer returns reaches
+ *   the cluster: it leaves desired a subset of actual, but changes the fingerprint. The
+ *   fingerprint is of what the handler returned (after the runner's labels and owner reference),
+ *   never of what the API server holds, so defaulting cannot move it.
+ *
+ * The write is then the strategy's: `Replace` writes the desired object over the child (so
+ * removed fields go), `Recreate` deletes it to create it anew, `Apply` applies the desired object
+ * with server-side apply, which removes the fields the operator's field manager owned and no
+ * longer applies. Each write carries the new annotation, so the next sync writes nothing.
+ *
+ * A child with no annotation was written by an older version (or someone removed the
+ * annotation). When every field the handler sets matches, `Apply` applies it once, which also
+ * removes the fields it owned and the handler stopped returning before the upgrade; `Replace` and
+ * `Recreate` only add the annotation (a merge patch of the metadata): a `PUT` of a Pod or a Job
+ * would be refused (the API server injected fields that are immutable), and a `Recreate` would
+ * delete every Pod or re-run every Job after an upgrade. Fields removed before the upgrade then
+ * go at the next write.
+ *
+ * ## Subset rules
  *
  * The desired object is what the handler returned: it names only the fields the handler cares
  * about. The actual object is what the API server holds, after defaulting, admission and other
@@ -28,13 +55,21 @@
  *   write them in canonical form (`"1"` rather than `"1000m"`, `"1Gi"` rather than
  *   `"1024Mi"`) or the child is rewritten at every sync.
  *
- * Removing a named item, or a key, from the desired object leaves it a subset of the actual one.
- * To notice such removals, store {@linkcode fingerprint}`(desired)` on the child (for example in
- * an annotation) and write it again when the fingerprint changes.
+ * The fingerprint sees what the subset test cannot: a removed key or named item, and the order
+ * of a list. Key order does not count, but reordering a list (env vars, containers) is a change:
+ * it is written once.
  *
  * @module
  */
 import { createHash } from "node:crypto";
+import type { KubernetesObject } from "../client/resource_type.ts";
+import type { UpdateStrategy } from "../config/operator_config.ts";
+
+/**
+ * The annotation the runner stamps on every child it writes: the {@linkcode fingerprint} of the
+ * desired object it wrote (see {@linkcode desiredHash}). A cache transform must keep it.
+ */
+export const DESIRED_HASH_ANNOTATION = "roperator.dev/desired-hash";
 
 /** Options for {@linkcode diffPaths}. */
 export interface DiffPathsOptions {
@@ -224,9 +259,9 @@ function canonicalJson(value: unknown): string {
 
 /**
  * A stable hash of a JSON value: the SHA-256 (hex) of its JSON with object keys sorted and
- * `undefined` fields dropped, so key order does not matter. Store it on a child to notice when
- * the desired object changed in a way {@linkcode isSubset} cannot see, such as a removed key or
- * named list item.
+ * `undefined` fields dropped, so key order does not matter (list order does). The runner stamps
+ * it on children ({@linkcode desiredHash}) to notice when the desired object changed in a way
+ * {@linkcode isSubset} cannot see, such as a removed key or named list item.
  *
  * @example
  * ```ts
@@ -239,4 +274,160 @@ function canonicalJson(value: unknown): string {
  */
 export function fingerprint(value: unknown): string {
   return createHash("sha256").update(canonicalJson(value)).digest("hex");
+}
+
+/** The object without the desired-hash annotation (the same object when it has none). */
+function withoutDesiredHash<T extends KubernetesObject>(object: T): T {
+  const annotations = object.metadata?.annotations;
+  if (!annotations || !(DESIRED_HASH_ANNOTATION in annotations)) return object;
+  const { [DESIRED_HASH_ANNOTATION]: _dropped, ...rest } = annotations;
+  const metadata = { ...object.metadata };
+  if (Object.keys(rest).length > 0) metadata.annotations = rest;
+  else delete metadata.annotations;
+  return { ...object, metadata };
+}
+
+/**
+ * The value of {@linkcode DESIRED_HASH_ANNOTATION} for a desired child: the
+ * {@linkcode fingerprint} of the object, leaving out that annotation if it is already there.
+ *
+ * @example
+ * ```ts
+ * import { desiredHash } from "./diff.ts";
+ * const desired = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { a: "1" } };
+ * desiredHash(desired).length; // 64
+ * ```
+ *
+ * @param desired the desired child, as it will be written (labels and owner reference included)
+ * @returns 64 hex digits
+ */
+export function desiredHash(desired: KubernetesObject): string {
+  return fingerprint(withoutDesiredHash(desired));
+}
+
+/**
+ * A copy of the desired child with {@linkcode DESIRED_HASH_ANNOTATION} set to its
+ * {@linkcode desiredHash}: what the runner creates, replaces or applies. The input is not
+ * changed.
+ *
+ * @example
+ * ```ts
+ * import { DESIRED_HASH_ANNOTATION, desiredHash, withDesiredHash } from "./diff.ts";
+ * const desired = { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" }, data: { a: "1" } };
+ * const stamped = withDesiredHash(desired);
+ * stamped.metadata.annotations[DESIRED_HASH_ANNOTATION] === desiredHash(desired); // true
+ * ```
+ *
+ * @param desired the desired child
+ * @param hash its hash, when already computed (by {@linkcode childNeedsWrite})
+ * @returns the stamped copy
+ */
+export function withDesiredHash<T extends KubernetesObject>(
+  desired: T,
+  hash: string = desiredHash(desired),
+): T & { metadata: { annotations: Record<string, string> } } {
+  return {
+    ...desired,
+    metadata: {
+      ...desired.metadata,
+      annotations: { ...desired.metadata?.annotations, [DESIRED_HASH_ANNOTATION]: hash },
+    },
+  };
+}
+
+/**
+ * A JSON merge patch that only sets {@linkcode DESIRED_HASH_ANNOTATION}: the `"stamp"` action of
+ * {@linkcode childNeedsWrite}. It is not guarded by a resourceVersion: a field changed meanwhile
+ * is drift, which the next sync sees whatever the annotation says.
+ *
+ * @param hash the desired hash
+ * @returns the patch body
+ */
+export function desiredHashPatch(
+  hash: string,
+): { metadata: { annotations: Record<string, string> } } {
+  return { metadata: { annotations: { [DESIRED_HASH_ANNOTATION]: hash } } };
+}
+
+/**
+ * What to do with an existing child (see {@linkcode ChildWriteDecision.action}):
+ *
+ * - `"none"`: it matches; write nothing.
+ * - `"write"`: the strategy's write (`Replace`: PUT the desired object; `Recreate`: delete it,
+ *   to create it anew; `Apply`: server-side apply), stamped with {@linkcode withDesiredHash}.
+ * - `"stamp"`: only set the annotation, with {@linkcode desiredHashPatch} (a child written by an
+ *   older version, with `Replace` or `Recreate`).
+ */
+export type ChildAction = "none" | "write" | "stamp";
+
+/** The answer of {@linkcode childNeedsWrite}. */
+export interface ChildWriteDecision {
+  /** What to do. */
+  action: ChildAction;
+  /**
+   * Why, for logs: the paths that drifted (at most five, as {@linkcode diffPaths} names them),
+   * or a note on the annotation; empty when the action is `"none"`.
+   */
+  reasons: string[];
+  /** The {@linkcode desiredHash} of the desired child, to stamp on what is written. */
+  hash: string;
+}
+
+/**
+ * Whether an existing child must be written, and why (see the module documentation): a write
+ * when desired is not a subset of actual (drift), or when the child's desired-hash annotation is
+ * not the fingerprint of the desired object (the handler changed what it wants, removals
+ * included). A child without the annotation (written by an older version) that matches is applied
+ * once with `Apply`, and only stamped with `Replace` and `Recreate`. `OnDelete` never updates:
+ * always `"none"`.
+ *
+ * @example
+ * ```ts
+ * import { childNeedsWrite, withDesiredHash } from "./diff.ts";
+ * const before = {
+ *   apiVersion: "v1",
+ *   kind: "ConfigMap",
+ *   metadata: { name: "c" },
+ *   data: { a: "1", b: "2" },
+ * };
+ * const actual = { ...withDesiredHash(before), data: { a: "1", b: "2" } };
+ * childNeedsWrite(before, actual, "Replace").action; // "none"
+ * const after = { ...before, data: { a: "1" } }; // "b" removed: still a subset of actual
+ * childNeedsWrite(after, actual, "Replace").action; // "write"
+ * ```
+ *
+ * @param desired the desired child (with or without the annotation: it is ignored)
+ * @param actual the child the API server holds (or the cache's copy of it)
+ * @param strategy the update strategy of the child's type
+ * @returns the action, the reasons and the desired hash
+ */
+export function childNeedsWrite(
+  desired: KubernetesObject,
+  actual: KubernetesObject,
+  strategy: UpdateStrategy,
+): ChildWriteDecision {
+  const bare = withoutDesiredHash(desired);
+  const hash = fingerprint(bare);
+  if (strategy === "OnDelete") return { action: "none", reasons: [], hash };
+  if (!isSubset(bare, actual)) {
+    return { action: "write", reasons: diffPaths(bare, actual, { limit: 5 }), hash };
+  }
+  const recorded = actual.metadata?.annotations?.[DESIRED_HASH_ANNOTATION];
+  if (recorded === hash) return { action: "none", reasons: [], hash };
+  if (recorded === undefined) {
+    return {
+      action: strategy === "Apply" ? "write" : "stamp",
+      reasons: [`no ${DESIRED_HASH_ANNOTATION} annotation (written by an older version)`],
+      hash,
+    };
+  }
+  return {
+    action: "write",
+    reasons: [
+      `the desired object changed (${DESIRED_HASH_ANNOTATION} ${recorded.slice(0, 12)} → ${
+        hash.slice(0, 12)
+      })`,
+    ],
+    hash,
+  };
 }

@@ -1,5 +1,17 @@
 import assert from "node:assert/strict";
-import { diffPaths, fingerprint, isSubset } from "./diff.ts";
+import fc from "fast-check";
+import type { KubernetesObject } from "../client/resource_type.ts";
+import {
+  childNeedsWrite,
+  DESIRED_HASH_ANNOTATION,
+  desiredHash,
+  desiredHashPatch,
+  diffPaths,
+  fingerprint,
+  isSubset,
+  withDesiredHash,
+} from "./diff.ts";
+import { LAST_APPLIED_ANNOTATION, pruneCachedObject } from "./informer.ts";
 
 // [description, desired, actual, expected differing paths ([] = subset)]
 const CASES: [string, unknown, unknown, string[]][] = [
@@ -237,4 +249,248 @@ Deno.test("fingerprint: stable across key order, sensitive to content", () => {
   assert.notEqual(fingerprint([1, 2]), fingerprint([2, 1]));
   assert.notEqual(fingerprint({ a: "1" }), fingerprint({ a: 1 }));
   assert.equal(fingerprint(null), fingerprint(undefined));
+});
+
+// ---------------------------------------------------------------------------------------------
+// childNeedsWrite: the desired-hash annotation
+// ---------------------------------------------------------------------------------------------
+
+const WRITING = ["Replace", "Recreate", "Apply"] as const;
+
+/**
+ * A model of what the API server does to an object it stores: system metadata, and a defaulted
+ * field added to every object (inside lists too) where the key is free, as defaulting and
+ * admission do (`imagePullPolicy`, `terminationMessagePath`, `protocol`, ...).
+ */
+function stored(object: KubernetesObject): KubernetesObject {
+  const addDefaults = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(addDefaults);
+    if (typeof value !== "object" || value === null) return value;
+    const out: Record<string, unknown> = { "x-defaulted": "yes" };
+    for (const [key, item] of Object.entries(value)) out[key] = addDefaults(item);
+    return out;
+  };
+  const result = addDefaults(object) as KubernetesObject;
+  result.metadata = {
+    ...result.metadata,
+    uid: "0b7c1f5e",
+    resourceVersion: "42",
+    creationTimestamp: "2026-12-01T00:00:00Z",
+  };
+  return result;
+}
+
+/** The API server's answer to the write of the strategy: the stamped object, stored. */
+function written(desired: KubernetesObject): KubernetesObject {
+  return stored(withDesiredHash(desired));
+}
+
+const key = fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/);
+const scalar = fc.oneof(fc.string({ maxLength: 6 }), fc.integer(), fc.boolean());
+const strings = fc.dictionary(key, fc.string({ maxLength: 6 }), { maxKeys: 4 });
+/** Lists of named items, with unique names, like env, ports or containers. */
+const named = fc.uniqueArray(
+  fc.record({ name: key, value: scalar }),
+  { selector: (item) => item.name, maxLength: 4 },
+);
+const spec = fc.record({
+  replicas: fc.integer({ min: 0, max: 5 }),
+  args: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+  env: named,
+  nested: fc.dictionary(key, scalar, { maxKeys: 3 }),
+}, { requiredKeys: [] });
+/** A desired child: labels, annotations, data and a spec with named lists. */
+const desiredChild: fc.Arbitrary<KubernetesObject> = fc.record({
+  labels: strings,
+  annotations: strings,
+  data: strings,
+  spec,
+}).map(({ labels, annotations, data, spec }) => ({
+  apiVersion: "v1",
+  kind: "Thing",
+  metadata: { name: "child", namespace: "ns", labels, annotations },
+  data,
+  spec,
+}));
+
+/** Every way to remove one key or one named list item from an object, at any depth. */
+function removals(value: unknown): unknown[] {
+  const out: unknown[] = [];
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      if (typeof item === "object" && item !== null && "name" in item) {
+        out.push(value.filter((_, j) => j !== i));
+      }
+      for (const inner of removals(item)) out.push(value.map((x, j) => j === i ? inner : x));
+    });
+  } else if (typeof value === "object" && value !== null) {
+    const object = value as Record<string, unknown>;
+    for (const k of Object.keys(object)) {
+      if (k === "apiVersion" || k === "kind" || k === "name") continue;
+      const { [k]: _removed, ...rest } = object;
+      out.push(rest);
+      for (const inner of removals(object[k])) out.push({ ...object, [k]: inner });
+    }
+  }
+  return out;
+}
+
+Deno.test("childNeedsWrite: a written child needs nothing, whatever the API server defaulted", () => {
+  fc.assert(fc.property(desiredChild, (desired) => {
+    const actual = written(desired);
+    for (const strategy of [...WRITING, "OnDelete"] as const) {
+      assert.deepEqual(childNeedsWrite(desired, actual, strategy), {
+        action: "none",
+        reasons: [],
+        hash: desiredHash(desired),
+      });
+    }
+  }));
+});
+
+Deno.test("childNeedsWrite: removing any key, label, annotation or named item is a write", () => {
+  fc.assert(fc.property(
+    desiredChild.chain((desired) =>
+      fc.tuple(fc.constant(desired), fc.constantFrom(desired, ...removals(desired)))
+    ),
+    ([before, after]) => {
+      const actual = written(before);
+      const removed = after !== before;
+      // The removal leaves the rest a subset of what the cluster holds: the subset test alone
+      // would never write it.
+      assert.equal(isSubset(after, actual), true);
+      for (const strategy of WRITING) {
+        const decision = childNeedsWrite(after as KubernetesObject, actual, strategy);
+        assert.equal(decision.action, removed ? "write" : "none", strategy);
+        if (removed) assert.match(decision.reasons[0]!, /the desired object changed/);
+      }
+      assert.equal(childNeedsWrite(after as KubernetesObject, actual, "OnDelete").action, "none");
+    },
+  ));
+});
+
+Deno.test("childNeedsWrite: nothing is written exactly when the desired hash is unchanged", () => {
+  fc.assert(fc.property(desiredChild, desiredChild, (before, after) => {
+    const actual = written(before);
+    for (const strategy of WRITING) {
+      const decision = childNeedsWrite(after, actual, strategy);
+      assert.equal(decision.action === "none", desiredHash(after) === desiredHash(before));
+      assert.notEqual(decision.action, "stamp");
+      // After the write, the child matches.
+      assert.equal(childNeedsWrite(after, written(after), strategy).action, "none");
+    }
+  }));
+});
+
+Deno.test("childNeedsWrite: a changed field the handler sets is a write naming the path", () => {
+  const desired: KubernetesObject = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "c", labels: { app: "a" } },
+    data: { a: "1", b: "2" },
+  };
+  const actual = written(desired);
+  (actual.data as Record<string, string>).a = "edited by hand";
+  for (const strategy of WRITING) {
+    assert.deepEqual(childNeedsWrite(desired, actual, strategy), {
+      action: "write",
+      reasons: ["data.a"],
+      hash: desiredHash(desired),
+    });
+  }
+  // A field someone else added is not the handler's business.
+  const added = written(desired);
+  added.metadata!.labels!.other = "theirs";
+  (added.data as Record<string, string>).c = "3";
+  for (const strategy of WRITING) {
+    assert.equal(childNeedsWrite(desired, added, strategy).action, "none");
+  }
+});
+
+Deno.test("childNeedsWrite: a matching child written by an older version is applied once with Apply, stamped otherwise", () => {
+  fc.assert(fc.property(desiredChild, (desired) => {
+    const legacy = stored(desired); // no annotation
+    const apply = childNeedsWrite(desired, legacy, "Apply");
+    assert.equal(apply.action, "write");
+    assert.match(apply.reasons[0]!, /no roperator\.dev\/desired-hash annotation/);
+    assert.equal(childNeedsWrite(desired, written(desired), "Apply").action, "none");
+    for (const strategy of ["Replace", "Recreate"] as const) {
+      const decision = childNeedsWrite(desired, legacy, strategy);
+      assert.equal(decision.action, "stamp");
+      // The merge patch, applied, leaves a child that needs nothing.
+      const patch = desiredHashPatch(decision.hash);
+      assert.deepEqual(Object.keys(patch.metadata), ["annotations"]);
+      const patched = {
+        ...legacy,
+        metadata: {
+          ...legacy.metadata,
+          annotations: { ...legacy.metadata?.annotations, ...patch.metadata.annotations },
+        },
+      };
+      assert.equal(childNeedsWrite(desired, patched, strategy).action, "none");
+    }
+  }));
+  // A legacy child that drifted gets the strategy's write, not a stamp.
+  const desired: KubernetesObject = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: "p" },
+    spec: { a: 1 },
+  };
+  const drifted = stored({ ...desired, spec: { a: 2 } });
+  for (const strategy of WRITING) {
+    assert.deepEqual(childNeedsWrite(desired, drifted, strategy).action, "write");
+  }
+});
+
+Deno.test("desiredHash and withDesiredHash: the annotation is left out of the hash; the input is not changed", () => {
+  const desired: KubernetesObject = {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: "c", annotations: { keep: "1" } },
+    data: { a: "1" },
+  };
+  const copy = structuredClone(desired);
+  const stamped = withDesiredHash(desired);
+  assert.deepEqual(desired, copy);
+  assert.equal(stamped.metadata.annotations[DESIRED_HASH_ANNOTATION], desiredHash(desired));
+  assert.equal(stamped.metadata.annotations.keep, "1");
+  assert.match(desiredHash(desired), /^[0-9a-f]{64}$/);
+  // Stamping is idempotent, and a handler that sets the annotation itself does not move it.
+  assert.equal(desiredHash(stamped), desiredHash(desired));
+  assert.deepEqual(withDesiredHash(stamped), stamped);
+  const meddling = {
+    ...desired,
+    metadata: { ...desired.metadata, annotations: { keep: "1", [DESIRED_HASH_ANNOTATION]: "x" } },
+  };
+  assert.equal(desiredHash(meddling), desiredHash(desired));
+  assert.equal(childNeedsWrite(meddling, written(desired), "Replace").action, "none");
+  // Without metadata annotations, or without metadata at all.
+  const bare = withDesiredHash({ apiVersion: "v1", kind: "Namespace" });
+  assert.deepEqual(Object.keys(bare.metadata.annotations), [DESIRED_HASH_ANNOTATION]);
+  // Key order does not move the hash; list order does.
+  assert.equal(
+    desiredHash({ kind: "A", apiVersion: "v1", data: { b: "2", a: "1" } }),
+    desiredHash({ apiVersion: "v1", kind: "A", data: { a: "1", b: "2" } }),
+  );
+  assert.notEqual(
+    desiredHash({ spec: { env: [{ name: "A" }, { name: "B" }] } }),
+    desiredHash({ spec: { env: [{ name: "B" }, { name: "A" }] } }),
+  );
+});
+
+Deno.test("the cache's pruning keeps the desired-hash annotation", () => {
+  const child = written({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } });
+  child.metadata!.annotations![LAST_APPLIED_ANNOTATION] = "{}";
+  const pruned = pruneCachedObject(child);
+  assert.equal(pruned.metadata?.annotations?.[LAST_APPLIED_ANNOTATION], undefined);
+  assert.equal(
+    childNeedsWrite(
+      { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c" } },
+      pruned,
+      "Replace",
+    )
+      .action,
+    "none",
+  );
 });
