@@ -543,7 +543,7 @@ export class Controller {
     for (const { child, error } of failures) {
       const message = messageOf(error);
       this.#failureLog.log(
-        "warning",
+        isTransient(error) ? "warning" : "error",
         errorShape(`child: ${message}`, [ctx.key, ...ctx.key.split("/")]),
         {
           message: "cannot write {child} of {parent}: {error}",
@@ -692,20 +692,23 @@ export class Controller {
       // many parents are one run, logged once and then summarized with a count.
       const message = error instanceof Error ? error.message : String(error);
       const frames = userFrames(error);
-      this.#failureLog.log(
-        isTransient(error) ? "warning" : "error",
-        errorShape(`${phase}: ${message}`, [key, ...key.split("/")]),
-        {
-          message: `sync of {parent} failed: {error}${frames.length ? "{at}" : ""}`,
-          properties: {
-            parent: key,
-            error: message,
-            ...(frames.length
-              ? { at: frames.map((frame) => `\n    at ${frame}`).join(""), stack: frames }
-              : {}),
+      // Children that could not be written were each logged already.
+      if (!(error instanceof ChildrenFailedError)) {
+        this.#failureLog.log(
+          isTransient(error) ? "warning" : "error",
+          errorShape(`${phase}: ${message}`, [key, ...key.split("/")]),
+          {
+            message: `sync of {parent} failed: {error}${frames.length ? "{at}" : ""}`,
+            properties: {
+              parent: key,
+              error: message,
+              ...(frames.length
+                ? { at: frames.map((frame) => `\n    at ${frame}`).join(""), stack: frames }
+                : {}),
+            },
           },
-        },
-      );
+        );
+      }
       this.#recordFailure(ctx, parent, phase, error);
       return { ok: false };
     }
