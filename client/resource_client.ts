@@ -366,11 +366,16 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
    * Reads the status subresource.
    *
    * @param name the name
-   * @param options namespace
+   * @param options namespace and cancellation
    * @returns the object
    */
-  async getStatus(name: string, options: { namespace?: string | undefined } = {}): Promise<T> {
-    return await this.client.request<T>("GET", this.#path(name, options.namespace, "status"));
+  async getStatus(
+    name: string,
+    options: { namespace?: string | undefined; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    return await this.client.request<T>("GET", this.#path(name, options.namespace, "status"), {
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   /**

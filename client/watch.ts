@@ -159,9 +159,8 @@ export async function* watchPath<T>(
     const quiet = performance.now() - lastData;
     if (quiet >= idleTimeoutMs) {
       idle = true;
+      // The connection is presumed dead: cancelling the body closes it (it is this watch's own).
       stop(new WatchIdleTimeoutError(path, idleTimeoutMs));
-      // The connection itself is presumed dead: do not let the next requests reuse it.
-      client.resetConnections();
     } else {
       timer = setTimeout(check, idleTimeoutMs - quiet);
     }

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { decodeWatchLine, decodeWatchStream, watchPath } from "./watch.ts";
 import { ApiError, WatchDecodeError, WatchIdleTimeoutError } from "./errors.ts";
 import { KubeClient } from "./kube_client.ts";
+import { fakeServer, streamOf } from "./testdata/fake_server.ts";
 
 async function* chunks(...parts: string[]): AsyncGenerator<string> {
   for (const part of parts) yield part;
@@ -55,31 +56,6 @@ Deno.test("decodeWatchLine() rejects non-JSON, unknown types and missing objects
     );
   }
 });
-
-/** A local server whose handler writes the response body by hand. */
-function fakeServer(
-  handler: (request: Request) => Response | Promise<Response>,
-): { url: string; close: () => Promise<void> } {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    close: () => server.shutdown(),
-  };
-}
-
-function streamOf(lines: string[], options: { hang?: boolean; signal?: AbortSignal } = {}) {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const line of lines) controller.enqueue(new TextEncoder().encode(line));
-      if (!options.hang) controller.close();
-      options.signal?.addEventListener("abort", () => {
-        try {
-          controller.close();
-        } catch { /* closed */ }
-      });
-    },
-  });
-}
 
 Deno.test("watchPath() reports a malformed line from the server as a WatchDecodeError", async () => {
   const server = fakeServer(() => new Response(streamOf([`${added("a")}\n`, "garbage\n"])));
