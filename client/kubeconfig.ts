@@ -28,6 +28,7 @@ import {
   permissionCheckedEnv,
   readPermissionProblem,
 } from "./config_error.ts";
+import { unparseablePem } from "./pem.ts";
 
 // ---------------------------------------------------------------------------------------------
 // File types
@@ -616,6 +617,10 @@ export interface FromKubeconfigOptions {
   env?: (name: string) => string | undefined;
 }
 
+/** A DNS name (letters, digits, `-`, `_`, dots) or an IPv6 literal in brackets. */
+const VALID_HOST =
+  /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*\.?|\[[0-9a-f:.]+\])$/i;
+
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 const PEM_PRIVATE_KEY = /-----BEGIN ((RSA|EC|ENCRYPTED) )?PRIVATE KEY-----[\s\S]+?-----END /;
 
@@ -648,7 +653,7 @@ class ConfigBuilder {
     return this.loaded.paths.join(delimiter);
   }
 
-  /** Loads inline data or a file, checking it holds the expected PEM block. */
+  /** Loads inline data or a file, checking it holds the expected PEM blocks and they parse. */
   async pem(
     file: string,
     base: string,
@@ -671,6 +676,14 @@ class ConfigBuilder {
       if (!pattern.test(text)) {
         throw kubeconfigError(file, field, `does not decode to a PEM ${kind}`);
       }
+      const unparseable = unparseablePem(text, kind);
+      if (unparseable !== undefined) {
+        throw kubeconfigError(
+          file,
+          field,
+          `does not decode to a valid PEM ${kind}: ${unparseable}`,
+        );
+      }
       return text;
     }
     if (path.value) {
@@ -692,6 +705,14 @@ class ConfigBuilder {
       }
       if (!pattern.test(text)) {
         throw kubeconfigError(file, field, `"${path.value}" is not a PEM ${kind}`);
+      }
+      const unparseable = unparseablePem(text, kind);
+      if (unparseable !== undefined) {
+        throw kubeconfigError(
+          file,
+          field,
+          `"${path.value}" is not a valid PEM ${kind}: ${unparseable}`,
+        );
       }
       return text;
     }
@@ -794,6 +815,11 @@ class ConfigBuilder {
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       throw kubeconfigError(file, field, `has unsupported scheme "${url.protocol}"`);
+    }
+    // The URL parser accepts hosts such as "ht!tp" and paths such as "//::not a url": ask for a
+    // host name or an IP address, and nothing odd after it.
+    if (!VALID_HOST.test(url.hostname) || /\s/.test(server) || url.pathname.startsWith("//")) {
+      throw kubeconfigError(file, field, "is not a valid URL with a host");
     }
     return withScheme;
   }
