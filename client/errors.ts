@@ -237,7 +237,7 @@ export class WatchUnexpectedObjectError extends WatchDecodeError {
   }
 }
 
-/** A watch received nothing, not even a bookmark, for longer than its idle deadline. */
+/** A watch received no complete event, not even a bookmark, for longer than its idle deadline. */
 export class WatchIdleTimeoutError extends Error {
   /** The watch's path. */
   readonly path: string;
@@ -252,7 +252,7 @@ export class WatchIdleTimeoutError extends Error {
    */
   constructor(path: string, idleTimeoutMs: number) {
     super(
-      `Cannot keep watching ${path}: no data for ${idleTimeoutMs} ms, the connection is presumed dead`,
+      `Cannot keep watching ${path}: no complete event for ${idleTimeoutMs} ms, the connection is presumed dead`,
     );
     this.name = "WatchIdleTimeoutError";
     this.path = path;

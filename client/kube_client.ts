@@ -85,7 +85,10 @@ export interface RequestOptions {
    * PUT, DELETE and apply patches; false for POST and other patches).
    */
   idempotent?: boolean;
-  /** Return the response without reading its body and without a timeout (for watches). */
+  /**
+   * Return the response without reading its body and without a timeout, on a connection of its
+   * own that is closed when the body ends or is cancelled (for watches).
+   */
   stream?: boolean;
 }
 
@@ -525,8 +528,10 @@ export class KubeClient implements Disposable {
   }
 
   /**
-   * Drops the shared connection: the next request opens a new one, and the old one is closed as
-   * soon as no request uses it. Watches are not affected: each has a connection of its own.
+   * Retires the shared connection: the next request opens a new one, and the old one is closed as
+   * soon as no request uses it, so no request in flight is cut off. Called when a watch found its
+   * connection silent, since the shared one may be dead too. Watches are not affected: each has a
+   * connection of its own.
    */
   resetConnections(): void {
     if (this.#shared !== undefined) this.#retire(this.#shared);

@@ -247,7 +247,8 @@ export async function* decodeWatchStream<T>(
  * connection. The iteration also ends (without error) when the server closes the watch, which it
  * does after `timeoutSeconds` (and the client does `deadlineMarginMs` later if the server has
  * not): the caller then resumes from the last resourceVersion seen. The watch has a connection of
- * its own: its idle deadline closes that connection and no other request's.
+ * its own: its idle deadline closes that connection, and only retires the shared one (see
+ * {@linkcode KubeClient.resetConnections}), so that no request in flight is cut off.
  *
  * @param client the client
  * @param path a collection path such as `/api/v1/namespaces/a/configmaps`
@@ -291,6 +292,10 @@ export async function* watchPath<T>(
     if (quiet >= idleTimeoutMs) {
       // The connection is presumed dead: cancelling the body closes it (it is this watch's own).
       stop("idle", idleError());
+      // The shared connection of other requests may well be dead too (a network partition, a
+      // load balancer that dropped idle connections): new requests get a new one, while requests
+      // in flight finish on the old one, which is closed after them.
+      client.resetConnections();
     } else {
       idleTimer = setTimeout(check, idleTimeoutMs - quiet);
     }
