@@ -189,3 +189,28 @@ Deno.test("rotating the client certificate leaves a bounded number of open HTTP 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a request that timed out is retried on a new connection", async () => {
+  let calls = 0;
+  const hang = new AbortController();
+  const server = fakeServer(async () => {
+    if (++calls === 1) {
+      // Never answers the first attempt, as a dead connection would not.
+      await new Promise((resolve) => hang.signal.addEventListener("abort", resolve));
+    }
+    return Response.json({ calls });
+  });
+  try {
+    await countingHttpClients(async (open, created) => {
+      using client = new KubeClient({ server: server.url }, {
+        requestTimeoutMs: 200,
+        retry: { initialDelayMs: 1 },
+      });
+      assert.deepEqual(await client.request("GET", "/api/v1/x"), { calls: 2 });
+      assert.deepEqual([created(), open()], [2, 1], "the timed-out connection was replaced");
+    });
+  } finally {
+    hang.abort();
+    await server.close();
+  }
+});

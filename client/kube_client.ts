@@ -403,7 +403,10 @@ export class KubeClient implements Disposable {
     }
   }
 
-  /** One attempt of a request: never retries, never throws but for the caller's abort. */
+  /**
+   * One attempt of a request. It never retries, and throws only for the caller's abort or
+   * credentials it cannot get; every other failure is returned.
+   */
   async #attempt(
     method: string,
     fullPath: string,
@@ -438,6 +441,11 @@ export class KubeClient implements Disposable {
       ? this.#connect(auth.clientCertificate)
       : this.#acquire(auth.clientCertificate);
     const done = () => options.stream ? this.#close(connection) : this.#release(connection);
+    // A request that timed out may sit on a dead connection (with HTTP/2 every request shares
+    // it): the next requests open a new one, this one is closed once no request uses it.
+    const retireIfTimedOut = () => {
+      if (timeout?.aborted && !options.stream) this.#retire(connection);
+    };
     const started = performance.now();
     let response: Response;
     try {
@@ -454,9 +462,7 @@ export class KubeClient implements Disposable {
       this.#options.observe?.({ method, status: 0, durationMs: performance.now() - started });
       done();
       if (options.signal?.aborted) throw options.signal.reason ?? error;
-      // A request that timed out may sit on a dead connection (with HTTP/2 every request shares
-      // it): the next requests open a new one, this one is closed once no request uses it.
-      if (timeout?.aborted && !connection.retired && !options.stream) this.#retire(connection);
+      retireIfTimedOut();
       const detail = describeCause(error);
       const hint = /certificate|UnknownIssuer|InvalidCertificate/i.test(detail)
         ? " (TLS verification failed: check the CA certificate the client trusts)"
@@ -483,6 +489,7 @@ export class KubeClient implements Disposable {
         text = await response.text();
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason ?? error;
+        retireIfTimedOut();
         // The connection broke after the headers: the body is lost, not the request.
         return {
           error: new NetworkError(
