@@ -286,9 +286,11 @@ export async function* watchPath<T>(
   // One lazy idle timer for the whole watch: an event only moves the deadline, and the timer
   // re-arms itself for the rest of the time when it fires early.
   let lastEvent = performance.now();
+  // While the caller holds an event, nothing is read: that time is not idle.
+  let callerHolds = false;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
   const check = () => {
-    const quiet = performance.now() - lastEvent;
+    const quiet = callerHolds ? 0 : performance.now() - lastEvent;
     if (quiet >= idleTimeoutMs) {
       // The connection is presumed dead: cancelling the body closes it (it is this watch's own).
       stop("idle", idleError());
@@ -356,8 +358,9 @@ export async function* watchPath<T>(
         ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
       });
       for await (const event of events) {
-        lastEvent = performance.now();
+        callerHolds = true;
         yield event;
+        callerHolds = false;
         lastEvent = performance.now();
       }
     } catch (error) {

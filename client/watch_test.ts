@@ -451,3 +451,43 @@ Deno.test("watchPath() ends a watch the server keeps open past timeoutSeconds, l
     await server.close();
   }
 });
+
+Deno.test("watchPath(): the time the caller spends on an event is not idle time", async () => {
+  const sendSecond = Promise.withResolvers<void>();
+  const stop = new AbortController();
+  const server = fakeServer(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(encoder.encode(`${added("a")}\n`));
+          await sendSecond.promise;
+          controller.enqueue(encoder.encode(`${added("b")}\n`));
+          stop.signal.addEventListener("abort", () => controller.close());
+        },
+      }),
+    )
+  );
+  using client = new KubeClient({ server: server.url });
+  try {
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const e of watchPath(client, "/api/v1/configmaps", { idleTimeoutMs: 200 })) {
+          const name = (e.object as { metadata: { name: string } }).metadata.name;
+          seen.push(name);
+          if (name === "a") {
+            // A slow caller: three idle deadlines pass while it holds the event.
+            await new Promise((resolve) => setTimeout(resolve, 600));
+            sendSecond.resolve();
+          }
+        }
+      })(),
+      WatchIdleTimeoutError,
+    );
+    assert.deepEqual(seen, ["a", "b"], "the watch was still open after the slow event");
+  } finally {
+    sendSecond.resolve();
+    stop.abort();
+    await server.close();
+  }
+});
