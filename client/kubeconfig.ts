@@ -669,30 +669,24 @@ class ConfigBuilder {
         `both ${data.key} and ${path.key} are set; remove one`,
       );
     }
+    let field: string;
+    let text: string;
+    // How the messages say what the field holds: "does not decode to a" or "<path> is not a".
+    let isNot: string;
     if (data.value) {
-      const field = `${base}.${data.key}`;
-      const { text, problem } = decodeBase64Text(data.value);
-      if (text === undefined) throw kubeconfigError(file, field, problem ?? "is invalid");
-      if (!pattern.test(text)) {
-        throw kubeconfigError(file, field, `does not decode to a PEM ${kind}`);
+      field = `${base}.${data.key}`;
+      const decoded = decodeBase64Text(data.value);
+      if (decoded.text === undefined) {
+        throw kubeconfigError(file, field, decoded.problem ?? "is invalid");
       }
-      const unparseable = unparseablePem(text, kind);
-      if (unparseable !== undefined) {
-        throw kubeconfigError(
-          file,
-          field,
-          `does not decode to a valid PEM ${kind}: ${unparseable}`,
-        );
-      }
-      return text;
-    }
-    if (path.value) {
-      const field = `${base}.${path.key}`;
+      text = decoded.text;
+      isNot = "does not decode to a";
+    } else if (path.value) {
+      field = `${base}.${path.key}`;
       const problem = readPermissionProblem(path.value);
       if (problem !== undefined) {
         throw kubeconfigError(file, field, `cannot read "${path.value}": ${problem}`);
       }
-      let text: string;
       try {
         text = await Deno.readTextFile(path.value);
       } catch (error) {
@@ -703,20 +697,16 @@ class ConfigBuilder {
           error,
         );
       }
-      if (!pattern.test(text)) {
-        throw kubeconfigError(file, field, `"${path.value}" is not a PEM ${kind}`);
-      }
-      const unparseable = unparseablePem(text, kind);
-      if (unparseable !== undefined) {
-        throw kubeconfigError(
-          file,
-          field,
-          `"${path.value}" is not a valid PEM ${kind}: ${unparseable}`,
-        );
-      }
-      return text;
+      isNot = `"${path.value}" is not a`;
+    } else {
+      return undefined;
     }
-    return undefined;
+    if (!pattern.test(text)) throw kubeconfigError(file, field, `${isNot} PEM ${kind}`);
+    const unparseable = unparseablePem(text, kind);
+    if (unparseable !== undefined) {
+      throw kubeconfigError(file, field, `${isNot} valid PEM ${kind}: ${unparseable}`);
+    }
+    return text;
   }
 
   async build(options: FromKubeconfigOptions | undefined): Promise<ClientConfig> {
