@@ -184,7 +184,7 @@ const BLANK = /^[ \t\r]*$/;
  * ```
  *
  * @param path the watch path, for errors
- * @param chunks the response body: bytes (UTF-8), or text
+ * @param chunks the response body: bytes (UTF-8) or text, one or the other throughout
  * @param options the longest line allowed
  * @returns the events
  * @throws {WatchLineTooLongError} when a line grows past `maxLineBytes`
