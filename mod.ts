@@ -346,10 +346,14 @@ export {
   type Status,
   WatchDecodeError,
   WatchIdleTimeoutError,
+  WatchLineTooLongError,
+  WatchUnexpectedObjectError,
 } from "./client/errors.ts";
 export {
   decodeWatchLine,
   decodeWatchStream,
+  type DecodeWatchStreamOptions,
+  DEFAULT_MAX_LINE_BYTES,
   type WatchBookmarkEvent,
   type WatchErrorEvent,
   type WatchEvent,

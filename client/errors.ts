@@ -171,29 +171,73 @@ export class NetworkError extends Error {
   }
 }
 
-/** A watch line could not be decoded: not JSON, truncated, or an unknown event type. */
+/**
+ * A watch line could not be decoded: not JSON, truncated, an unknown event type, too long, or
+ * not an object of the watched type. A `SyntaxError`, so that an informer relists on it.
+ *
+ * The message never quotes the line: it may hold a Secret's data.
+ */
 export class WatchDecodeError extends SyntaxError {
   /** The watch's path. */
   readonly path: string;
-  /** The start of the bad line (at most 100 characters). */
-  readonly line: string;
 
   /**
    * Creates an error for an undecodable watch line.
    *
    * @param path the watch path
-   * @param detail what is wrong
-   * @param line the offending line
+   * @param detail what is wrong, without the line's content
    */
-  constructor(path: string, detail: string, line: string) {
+  constructor(path: string, detail: string) {
     super(`Cannot decode watch event from ${path}: ${detail}`);
     this.name = "WatchDecodeError";
     this.path = path;
-    this.line = line.slice(0, 100);
   }
 }
 
-/** A watch received nothing, not even a bookmark, for longer than its idle deadline. */
+/** A watch line grew past the `maxLineBytes` watch option before its newline arrived. */
+export class WatchLineTooLongError extends WatchDecodeError {
+  /** The limit that was passed, in bytes (UTF-16 code units for text chunks). */
+  readonly maxLineBytes: number;
+
+  /**
+   * Creates an error for a line over the limit.
+   *
+   * @param path the watch path
+   * @param maxLineBytes the limit
+   */
+  constructor(path: string, maxLineBytes: number) {
+    super(path, `a line is longer than ${maxLineBytes} bytes (maxLineBytes)`);
+    this.name = "WatchLineTooLongError";
+    this.maxLineBytes = maxLineBytes;
+  }
+}
+
+/**
+ * A watch event's object is not one the watch can hold: it has no name, or it is of another
+ * type than the one watched (a Secret in a ConfigMap watch).
+ */
+export class WatchUnexpectedObjectError extends WatchDecodeError {
+  /** The event type, such as `ADDED`. */
+  readonly eventType: string;
+  /** What is wrong with the object, for example `has no metadata.name`. */
+  readonly problem: string;
+
+  /**
+   * Creates an error for an event whose object does not belong to the watch.
+   *
+   * @param path the watch path
+   * @param eventType the event type
+   * @param problem what is wrong, without the object's content
+   */
+  constructor(path: string, eventType: string, problem: string) {
+    super(path, `the ${eventType} event's object ${problem}`);
+    this.name = "WatchUnexpectedObjectError";
+    this.eventType = eventType;
+    this.problem = problem;
+  }
+}
+
+/** A watch received no complete event, not even a bookmark, for longer than its idle deadline. */
 export class WatchIdleTimeoutError extends Error {
   /** The watch's path. */
   readonly path: string;
@@ -208,7 +252,7 @@ export class WatchIdleTimeoutError extends Error {
    */
   constructor(path: string, idleTimeoutMs: number) {
     super(
-      `Cannot keep watching ${path}: no data for ${idleTimeoutMs} ms, the connection is presumed dead`,
+      `Cannot keep watching ${path}: no complete event for ${idleTimeoutMs} ms, the connection is presumed dead`,
     );
     this.name = "WatchIdleTimeoutError";
     this.path = path;

@@ -7,19 +7,47 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { ClientConfig } from "./client_config.ts";
-import { type Authenticator, createAuthenticator } from "./authenticator.ts";
+import { type AuthCertificate, type Authenticator, createAuthenticator } from "./authenticator.ts";
 import { ApiError, NetworkError, type Status } from "./errors.ts";
 
 const logger = getLogger(["roperator", "client"]);
 
-/** How failed requests are retried. */
+/**
+ * How failed requests are retried. One policy covers every attempt of a request: connection
+ * errors, error statuses and a response body cut off mid-way all draw on the same budget of
+ * `maxRetries` retries and `maxElapsedMs` milliseconds.
+ *
+ * What is retried:
+ *
+ * - a connection error or a cut-off body, for idempotent requests only (GET, HEAD, PUT, DELETE,
+ *   server-side apply, or `idempotent: true`): a POST or a merge patch may have been applied;
+ * - 429 Too Many Requests, for every request (the server did not process it), after the
+ *   `Retry-After` the server asks for;
+ * - 408 Request Timeout and 5xx (except 501), for idempotent requests only.
+ *
+ * What is never retried, since replaying it cannot succeed:
+ *
+ * - every other 4xx: a 409 Conflict in particular means a stale `resourceVersion` or an existing
+ *   object, which the same request meets again; the caller re-reads and decides;
+ * - a 500 whose message says etcd's "request is too large": the object is over etcd's
+ *   `--max-request-bytes` (1.5 MiB by default), and sending it again only loads the server;
+ * - anything after the request's `signal` aborted: its reason is thrown instead, so a write
+ *   started before, say, leadership was lost is never sent again.
+ *
+ * A 401 re-sends the request once with refreshed credentials, outside this budget.
+ */
 export interface RetryOptions {
-  /** Retries after the first attempt (default 5). */
+  /** Retries after the first attempt (default 5: at most 6 attempts in all). */
   maxRetries?: number;
   /** First delay in milliseconds (default 200), doubled each retry, with jitter. */
   initialDelayMs?: number;
   /** Largest delay in milliseconds (default 10 000). */
   maxDelayMs?: number;
+  /**
+   * No retry starts when it would begin more than this many milliseconds after the first attempt
+   * (default 30 000); the last error is thrown instead.
+   */
+  maxElapsedMs?: number;
 }
 
 /** One finished API request, for metrics. */
@@ -57,7 +85,10 @@ export interface RequestOptions {
    * PUT, DELETE and apply patches; false for POST and other patches).
    */
   idempotent?: boolean;
-  /** Return the response without reading its body and without a timeout (for watches). */
+  /**
+   * Return the response without reading its body and without a timeout, on a connection of its
+   * own that is closed when the body ends or is cancelled (for watches).
+   */
   stream?: boolean;
 }
 
@@ -118,6 +149,31 @@ async function readStatus(response: Response): Promise<Status | undefined> {
   }
 }
 
+/** One `Deno.HttpClient` (a connection pool) and the requests using it. */
+interface Connection {
+  readonly client: Deno.HttpClient;
+  /** The client certificate it presents, compared by value. */
+  readonly certificate: string | undefined;
+  /** Requests between their `fetch` and the end of their response body. */
+  inFlight: number;
+  /** No new request may use it; it is closed when `inFlight` drops to zero. */
+  retired: boolean;
+}
+
+/** The outcome of one attempt: a response, or an error and whether it may be retried. */
+type Attempt =
+  | { response: Response; text?: string }
+  | { error: Error; retriable: boolean; retryAfterMs?: number; unauthorized?: boolean };
+
+/** Statuses whose response has no body (a `Response` with one cannot be constructed). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** The body text of responses `send()` has already read, for `request()` to parse. */
+const bodyTexts = new WeakMap<Response, string>();
+
+/** etcd refused the object: it is over `--max-request-bytes`, and will be on every replay. */
+const ETCD_TOO_LARGE = /request is too large/i;
+
 /** A client for one API server. Create it once and share it; `close()` it when done. */
 export class KubeClient implements Disposable {
   /** The configuration it was made from. */
@@ -125,9 +181,10 @@ export class KubeClient implements Disposable {
   readonly #auth: Authenticator;
   readonly #options: KubeClientOptions;
   readonly #server: string;
-  #httpClient: Deno.HttpClient | undefined;
-  #httpClientCertificate: string | undefined;
-  readonly #retired: Deno.HttpClient[] = [];
+  /** The connection of normal requests; streams each get their own. */
+  #shared: Connection | undefined;
+  /** Every connection not closed yet: the shared one, retired ones in use, streams. */
+  readonly #open = new Set<Connection>();
   #closed = false;
 
   /**
@@ -171,20 +228,92 @@ export class KubeClient implements Disposable {
     this.#auth = createAuthenticator(config);
   }
 
-  #clientFor(certificate: { certificate: string; key: string } | undefined): Deno.HttpClient {
-    const identity = certificate?.certificate;
-    if (this.#httpClient === undefined || this.#httpClientCertificate !== identity) {
-      // The previous client may still carry a long-running watch; it is closed with the
-      // KubeClient. Certificates change rarely (exec plugins), so this does not accumulate.
-      if (this.#httpClient !== undefined) this.#retired.push(this.#httpClient);
-      this.#httpClient = Deno.createHttpClient({
+  #connect(certificate: AuthCertificate | undefined): Connection {
+    const connection: Connection = {
+      client: Deno.createHttpClient({
         ...(this.config.caCertificates?.length ? { caCerts: this.config.caCertificates } : {}),
         ...(certificate ? { cert: certificate.certificate, key: certificate.key } : {}),
         ...(this.config.proxyUrl ? { proxy: { url: this.config.proxyUrl } } : {}),
-      });
-      this.#httpClientCertificate = identity;
+      }),
+      certificate: certificate?.certificate,
+      inFlight: 0,
+      retired: false,
+    };
+    this.#open.add(connection);
+    return connection;
+  }
+
+  /** The shared connection for `certificate`, counted in flight until `#release`. */
+  #acquire(certificate: AuthCertificate | undefined): Connection {
+    if (this.#shared !== undefined && this.#shared.certificate !== certificate?.certificate) {
+      // The certificate changed (an exec plugin rotated it): requests still using the old one
+      // finish on it, then it is closed.
+      this.#retire(this.#shared);
     }
-    return this.#httpClient;
+    this.#shared ??= this.#connect(certificate);
+    this.#shared.inFlight++;
+    return this.#shared;
+  }
+
+  #release(connection: Connection): void {
+    connection.inFlight--;
+    if (connection.retired && connection.inFlight <= 0) this.#close(connection);
+  }
+
+  #retire(connection: Connection): void {
+    connection.retired = true;
+    if (this.#shared === connection) this.#shared = undefined;
+    if (connection.inFlight <= 0) this.#close(connection);
+  }
+
+  #close(connection: Connection): void {
+    if (!this.#open.delete(connection)) return;
+    try {
+      connection.client.close();
+    } catch { /* already closed */ }
+  }
+
+  /**
+   * A response whose body closes `connection` when it ends, fails or is cancelled: a stream's
+   * connection is its own, and dropping it drops only that stream.
+   */
+  #closingWith(response: Response, connection: Connection): Response {
+    const source = response.body;
+    if (source === null) {
+      this.#close(connection);
+      return response;
+    }
+    const reader = source.getReader();
+    const close = () => this.#close(connection);
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        try {
+          result = await reader.read();
+        } catch (error) {
+          close();
+          controller.error(error);
+          return;
+        }
+        try {
+          if (result.done) {
+            close();
+            controller.close();
+          } else {
+            controller.enqueue(result.value);
+          }
+        } catch { /* cancelled meanwhile */ }
+      },
+      async cancel(reason) {
+        await reader.cancel(reason).catch(() => {});
+        close();
+      },
+    }, { highWaterMark: 0 });
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
   }
 
   /**
@@ -202,34 +331,18 @@ export class KubeClient implements Disposable {
     path: string,
     options: RequestOptions = {},
   ): Promise<T> {
-    const idempotent = options.idempotent ??
-      (["GET", "HEAD", "PUT", "DELETE"].includes(method) ||
-        options.contentType === "application/apply-patch+yaml");
-    const maxRetries = this.#options.retry?.maxRetries ?? 5;
-    for (let attempt = 0;; attempt++) {
-      const response = await this.send(method, path, options);
-      if (response.status === 204) return undefined as T;
-      let text: string;
-      try {
-        text = await response.text();
-      } catch (error) {
-        // The connection broke after the headers: the body is lost, not the request.
-        const broken = new NetworkError(
-          { method, path },
-          `the response body was cut off: ${describeCause(error)}`,
-          { cause: error },
-        );
-        if (!idempotent || attempt >= maxRetries || options.signal?.aborted) throw broken;
-        await sleep(this.#backoff(attempt, this.#options.retry ?? {}), options.signal);
-        continue;
-      }
-      return (text ? JSON.parse(text) : undefined) as T;
-    }
+    const response = await this.send(method, path, options);
+    if (response.status === 204) return undefined as T;
+    const text = bodyTexts.get(response) ?? await response.text();
+    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /**
-   * Sends a request and returns the response, whose status is 2xx. With `stream`, the body is
-   * left unread and no timeout applies.
+   * Sends a request and returns the response, whose status is 2xx, retried as
+   * {@linkcode RetryOptions} describes. Without `stream`, the body has been read (a body cut off
+   * is retried like a connection error) and the request has a timeout. With `stream`, the body is
+   * left unread, no timeout applies, and the request gets a connection of its own, closed when
+   * the body ends or is cancelled.
    *
    * @param method the HTTP method
    * @param path the path, starting with `/`
@@ -241,9 +354,9 @@ export class KubeClient implements Disposable {
   async send(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
     if (this.#closed) throw new TypeError(`Cannot ${method} ${path}: the client is closed`);
     const fullPath = path + queryString(options.query);
-    const info = { method, path: fullPath };
     const retry = this.#options.retry ?? {};
     const maxRetries = retry.maxRetries ?? 5;
+    const maxElapsedMs = retry.maxElapsedMs ?? 30_000;
     const contentType = options.contentType ?? "application/json";
     const idempotent = options.idempotent ??
       (["GET", "HEAD", "PUT", "DELETE"].includes(method) ||
@@ -253,99 +366,165 @@ export class KubeClient implements Disposable {
       : typeof options.body === "string"
       ? options.body
       : JSON.stringify(options.body);
+    const started = performance.now();
     let refreshedAuth = false;
-    for (let attempt = 0;; attempt++) {
-      const auth = await this.#auth.current();
-      const headers = new Headers({ Accept: "application/json" });
-      if (body !== undefined) headers.set("Content-Type", contentType);
-      if (auth.authorization) headers.set("Authorization", auth.authorization);
-      headers.set("User-Agent", this.config.userAgent ?? "roperator");
-      const imp = this.config.impersonate;
-      if (imp) {
-        headers.set("Impersonate-User", imp.user);
-        if (imp.uid) headers.set("Impersonate-Uid", imp.uid);
-        for (const group of imp.groups ?? []) headers.append("Impersonate-Group", group);
-        for (const [key, values] of Object.entries(imp.extra ?? {})) {
-          for (const value of values) {
-            headers.append(`Impersonate-Extra-${encodeURIComponent(key)}`, value);
-          }
-        }
-      }
-      const signals: AbortSignal[] = [];
-      if (options.signal) signals.push(options.signal);
-      if (!options.stream) {
-        signals.push(AbortSignal.timeout(this.#options.requestTimeoutMs ?? 30_000));
-      }
-      const started = performance.now();
-      let response: Response;
-      try {
-        response = await fetch(`${this.#server}${fullPath}`, {
-          method,
-          headers,
-          ...(body === undefined ? {} : { body }),
-          signal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals),
-          client: this.#clientFor(auth.clientCertificate),
-        });
-      } catch (error) {
-        this.#options.observe?.({ method, status: 0, durationMs: performance.now() - started });
-        if (options.signal?.aborted) throw options.signal.reason ?? error;
-        const detail = describeCause(error);
-        const hint = /certificate|UnknownIssuer|InvalidCertificate/i.test(detail)
-          ? " (TLS verification failed: check the CA certificate the client trusts)"
-          : "";
-        const networkError = new NetworkError(info, `${detail}${hint}`, { cause: error });
-        if (idempotent && attempt < maxRetries) {
-          const delay = this.#backoff(attempt, retry);
-          logger.debug("{method} {path} failed ({error}); retry in {delay} ms", {
-            method,
-            path: fullPath,
-            error: detail,
-            delay,
-          });
-          await sleep(delay, options.signal);
-          continue;
-        }
-        throw networkError;
-      }
-      this.#options.observe?.({
-        method,
-        status: response.status,
-        durationMs: performance.now() - started,
+    for (let retries = 0;; retries++) {
+      // Checked before every attempt: nothing is sent again once the caller gave up.
+      if (options.signal?.aborted) throw options.signal.reason;
+      const attempt = await this.#attempt(method, fullPath, options, {
+        body,
+        contentType,
+        idempotent,
       });
-      if (response.ok) {
-        logger.trace("{method} {path} {status}", {
-          method,
-          path: fullPath,
-          status: response.status,
-        });
-        return response;
+      if ("response" in attempt) {
+        if (attempt.text !== undefined) bodyTexts.set(attempt.response, attempt.text);
+        return attempt.response;
       }
-      const status = await readStatus(response);
-      if (response.status === 401 && !refreshedAuth) {
+      if (attempt.unauthorized && !refreshedAuth) {
         refreshedAuth = true;
         this.#auth.invalidate();
         logger.debug("{method} {path} was refused (401); refreshing credentials", {
           method,
           path: fullPath,
         });
-        attempt--;
+        retries--;
         continue;
       }
-      const retriable = response.status === 429 ||
-        (response.status >= 500 && response.status !== 501 && idempotent);
-      if (retriable && attempt < maxRetries) {
-        const delay = retryAfterMs(response, status) ?? this.#backoff(attempt, retry);
-        logger.debug("{method} {path} answered {status}; retry in {delay} ms", {
-          method,
-          path: fullPath,
-          status: response.status,
-          delay,
-        });
-        await sleep(delay, options.signal);
-        continue;
-      }
-      throw new ApiError(info, response.status, status);
+      if (!attempt.retriable || retries >= maxRetries) throw attempt.error;
+      const delay = attempt.retryAfterMs ?? this.#backoff(retries, retry);
+      if (performance.now() - started + delay > maxElapsedMs) throw attempt.error;
+      logger.debug("{method} {path} failed ({error}); retry in {delay} ms", {
+        method,
+        path: fullPath,
+        error: attempt.error.message,
+        delay,
+      });
+      await sleep(delay, options.signal);
     }
+  }
+
+  /**
+   * One attempt of a request. It never retries, and throws only for the caller's abort or
+   * credentials it cannot get; every other failure is returned.
+   */
+  async #attempt(
+    method: string,
+    fullPath: string,
+    options: RequestOptions,
+    request: { body: string | undefined; contentType: string; idempotent: boolean },
+  ): Promise<Attempt> {
+    const info = { method, path: fullPath };
+    const { body, idempotent } = request;
+    const auth = await this.#auth.current();
+    const headers = new Headers({ Accept: "application/json" });
+    if (body !== undefined) headers.set("Content-Type", request.contentType);
+    if (auth.authorization) headers.set("Authorization", auth.authorization);
+    headers.set("User-Agent", this.config.userAgent ?? "roperator");
+    const imp = this.config.impersonate;
+    if (imp) {
+      headers.set("Impersonate-User", imp.user);
+      if (imp.uid) headers.set("Impersonate-Uid", imp.uid);
+      for (const group of imp.groups ?? []) headers.append("Impersonate-Group", group);
+      for (const [key, values] of Object.entries(imp.extra ?? {})) {
+        for (const value of values) {
+          headers.append(`Impersonate-Extra-${encodeURIComponent(key)}`, value);
+        }
+      }
+    }
+    const signals: AbortSignal[] = [];
+    if (options.signal) signals.push(options.signal);
+    const timeout = options.stream
+      ? undefined
+      : AbortSignal.timeout(this.#options.requestTimeoutMs ?? 30_000);
+    if (timeout) signals.push(timeout);
+    const connection = options.stream
+      ? this.#connect(auth.clientCertificate)
+      : this.#acquire(auth.clientCertificate);
+    const done = () => options.stream ? this.#close(connection) : this.#release(connection);
+    // A request that timed out may sit on a dead connection (with HTTP/2 every request shares
+    // it): the next requests open a new one, this one is closed once no request uses it.
+    const retireIfTimedOut = () => {
+      if (timeout?.aborted && !options.stream) this.#retire(connection);
+    };
+    const started = performance.now();
+    let response: Response;
+    try {
+      response = await fetch(`${this.#server}${fullPath}`, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        ...(signals.length === 0
+          ? {}
+          : { signal: signals.length === 1 ? signals[0]! : AbortSignal.any(signals) }),
+        client: connection.client,
+      });
+    } catch (error) {
+      this.#options.observe?.({ method, status: 0, durationMs: performance.now() - started });
+      done();
+      if (options.signal?.aborted) throw options.signal.reason ?? error;
+      retireIfTimedOut();
+      const detail = describeCause(error);
+      const hint = /certificate|UnknownIssuer|InvalidCertificate/i.test(detail)
+        ? " (TLS verification failed: check the CA certificate the client trusts)"
+        : "";
+      return {
+        error: new NetworkError(info, `${detail}${hint}`, { cause: error }),
+        retriable: idempotent,
+      };
+    }
+    this.#options.observe?.({
+      method,
+      status: response.status,
+      durationMs: performance.now() - started,
+    });
+    if (response.ok) {
+      logger.trace("{method} {path} {status}", {
+        method,
+        path: fullPath,
+        status: response.status,
+      });
+      if (options.stream) return { response: this.#closingWith(response, connection) };
+      let text: string;
+      try {
+        text = await response.text();
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason ?? error;
+        retireIfTimedOut();
+        // The connection broke after the headers: the body is lost, not the request.
+        return {
+          error: new NetworkError(
+            info,
+            `the response body was cut off: ${describeCause(error)}`,
+            { cause: error },
+          ),
+          retriable: idempotent,
+        };
+      } finally {
+        done();
+      }
+      const init = {
+        status: response.status,
+        statusText: response.statusText,
+        headers: response.headers,
+      };
+      return {
+        response: new Response(NULL_BODY_STATUSES.has(response.status) ? null : text, init),
+        text,
+      };
+    }
+    let status: Status | undefined;
+    try {
+      status = await readStatus(response);
+    } finally {
+      done();
+    }
+    const after = retryAfterMs(response, status);
+    return {
+      error: new ApiError(info, response.status, status),
+      retriable: retriableStatus(response.status, status, idempotent),
+      unauthorized: response.status === 401,
+      ...(after === undefined ? {} : { retryAfterMs: after }),
+    };
   }
 
   #backoff(attempt: number, retry: RetryOptions): number {
@@ -356,33 +535,33 @@ export class KubeClient implements Disposable {
   }
 
   /**
-   * Drops the pooled connections: the next request opens a new one. Called when a watch found
-   * its connection silent, since with HTTP/2 every request shares that one dead connection.
+   * Retires the shared connection: the next request opens a new one, and the old one is closed as
+   * soon as no request uses it, so no request in flight is cut off. Called when a watch found its
+   * connection silent, since the shared one may be dead too. Watches are not affected: each has a
+   * connection of its own.
    */
   resetConnections(): void {
-    if (this.#httpClient === undefined) return;
-    const old = this.#httpClient;
-    this.#httpClient = undefined;
-    this.#httpClientCertificate = undefined;
-    try {
-      old.close();
-    } catch { /* already closed */ }
+    if (this.#shared !== undefined) this.#retire(this.#shared);
   }
 
-  /** Closes the underlying HTTP client and its connections. */
+  /** Closes every connection, including those of running watches. */
   close(): void {
     this.#closed = true;
-    for (const client of [...this.#retired, this.#httpClient]) {
-      try {
-        client?.close();
-      } catch { /* already closed */ }
-    }
-    this.#retired.length = 0;
-    this.#httpClient = undefined;
+    this.#shared = undefined;
+    for (const connection of [...this.#open]) this.#close(connection);
   }
 
   /** Same as {@linkcode KubeClient.close}. */
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** Whether an error status may succeed when the request is sent again. */
+function retriableStatus(code: number, status: Status | undefined, idempotent: boolean): boolean {
+  if (code === 429) return true;
+  if (code === 408) return idempotent;
+  if (code < 500 || code === 501) return false;
+  if (ETCD_TOO_LARGE.test(status?.message ?? "")) return false;
+  return idempotent;
 }

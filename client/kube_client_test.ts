@@ -6,7 +6,8 @@ import {
 } from "../testkit/control_plane.ts";
 import type { ClientConfig } from "./client_config.ts";
 import { ApiError, NetworkError } from "./errors.ts";
-import { KubeClient } from "./kube_client.ts";
+import { KubeClient, type RequestObservation } from "./kube_client.ts";
+import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { fromKubeconfig } from "./kubeconfig.ts";
 import { ResourceClient } from "./resource_client.ts";
 import { type KubernetesObject, resourceType } from "./resource_type.ts";
@@ -365,4 +366,32 @@ Deno.test("discovery resolves a kind to its plural and scope", async () => {
     discoverResourceType(admin, { apiVersion: "v1", kind: "Nope" }),
     /not served/,
   );
+});
+
+Deno.test("a status etcd refuses as too large costs exactly one request", async () => {
+  // etcd's --max-request-bytes is 1.5 MiB by default (the test control plane keeps it), below
+  // the API server's own 3 MB limit on request bodies: a 1.7 MB status passes the API server
+  // and is refused by etcd, on every replay.
+  const Big = resourceType({
+    apiVersion: "client-test.roperator.dev/v1",
+    kind: "Big",
+    plural: "bigs",
+    namespaced: true,
+  });
+  await installCustomResourceDefinitions(admin, [testCustomResourceDefinition(Big)]);
+  const ns = await namespace("too-large");
+  const observed: RequestObservation[] = [];
+  using client = new KubeClient(cp.clientConfig, {
+    observe: (observation) => observed.push(observation),
+    retry: { initialDelayMs: 1 },
+  });
+  const bigs = new ResourceClient(client, Big, ns);
+  const created = await bigs.create({ metadata: { name: "big" }, spec: {} });
+  observed.length = 0;
+  const payload = "x".repeat(1_700_000);
+  await assert.rejects(
+    bigs.replaceStatus({ ...created, status: { payload } }),
+    (e: unknown) => e instanceof ApiError && /request is too large/.test(e.message),
+  );
+  assert.deepEqual(observed.map((o) => `${o.method} ${o.status}`), ["PUT 500"]);
 });

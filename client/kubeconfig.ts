@@ -28,6 +28,7 @@ import {
   permissionCheckedEnv,
   readPermissionProblem,
 } from "./config_error.ts";
+import { unparseablePem } from "./pem.ts";
 
 // ---------------------------------------------------------------------------------------------
 // File types
@@ -616,6 +617,10 @@ export interface FromKubeconfigOptions {
   env?: (name: string) => string | undefined;
 }
 
+/** A DNS name (letters, digits, `-`, `_`, dots) or an IPv6 literal in brackets. */
+const VALID_HOST =
+  /^(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*\.?|\[[0-9a-f:.]+\])$/i;
+
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
 const PEM_PRIVATE_KEY = /-----BEGIN ((RSA|EC|ENCRYPTED) )?PRIVATE KEY-----[\s\S]+?-----END /;
 
@@ -648,7 +653,7 @@ class ConfigBuilder {
     return this.loaded.paths.join(delimiter);
   }
 
-  /** Loads inline data or a file, checking it holds the expected PEM block. */
+  /** Loads inline data or a file, checking it holds the expected PEM blocks and they parse. */
   async pem(
     file: string,
     base: string,
@@ -664,22 +669,24 @@ class ConfigBuilder {
         `both ${data.key} and ${path.key} are set; remove one`,
       );
     }
+    let field: string;
+    let text: string;
+    // How the messages say what the field holds: "does not decode to a" or "<path> is not a".
+    let isNot: string;
     if (data.value) {
-      const field = `${base}.${data.key}`;
-      const { text, problem } = decodeBase64Text(data.value);
-      if (text === undefined) throw kubeconfigError(file, field, problem ?? "is invalid");
-      if (!pattern.test(text)) {
-        throw kubeconfigError(file, field, `does not decode to a PEM ${kind}`);
+      field = `${base}.${data.key}`;
+      const decoded = decodeBase64Text(data.value);
+      if (decoded.text === undefined) {
+        throw kubeconfigError(file, field, decoded.problem ?? "is invalid");
       }
-      return text;
-    }
-    if (path.value) {
-      const field = `${base}.${path.key}`;
+      text = decoded.text;
+      isNot = "does not decode to a";
+    } else if (path.value) {
+      field = `${base}.${path.key}`;
       const problem = readPermissionProblem(path.value);
       if (problem !== undefined) {
         throw kubeconfigError(file, field, `cannot read "${path.value}": ${problem}`);
       }
-      let text: string;
       try {
         text = await Deno.readTextFile(path.value);
       } catch (error) {
@@ -690,12 +697,16 @@ class ConfigBuilder {
           error,
         );
       }
-      if (!pattern.test(text)) {
-        throw kubeconfigError(file, field, `"${path.value}" is not a PEM ${kind}`);
-      }
-      return text;
+      isNot = `"${path.value}" is not a`;
+    } else {
+      return undefined;
     }
-    return undefined;
+    if (!pattern.test(text)) throw kubeconfigError(file, field, `${isNot} PEM ${kind}`);
+    const unparseable = unparseablePem(text, kind);
+    if (unparseable !== undefined) {
+      throw kubeconfigError(file, field, `${isNot} valid PEM ${kind}: ${unparseable}`);
+    }
+    return text;
   }
 
   async build(options: FromKubeconfigOptions | undefined): Promise<ClientConfig> {
@@ -794,6 +805,11 @@ class ConfigBuilder {
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") {
       throw kubeconfigError(file, field, `has unsupported scheme "${url.protocol}"`);
+    }
+    // The URL parser accepts hosts such as "ht!tp" and paths such as "//::not a url": ask for a
+    // host name or an IP address, and nothing odd after it.
+    if (!VALID_HOST.test(url.hostname) || /\s/.test(server) || url.pathname.startsWith("//")) {
+      throw kubeconfigError(file, field, "is not a valid URL with a host");
     }
     return withScheme;
   }

@@ -5,18 +5,24 @@ import { ClientConfigError } from "./config_error.ts";
 import { ExecPluginError } from "./exec_plugin.ts";
 import { fromKubeconfig, type Kubeconfig, parseKubeconfig, readKubeconfigs } from "./kubeconfig.ts";
 import { fromServiceAccount } from "./service_account.ts";
+import {
+  CA2_PEM,
+  CA_PEM,
+  CERT_BODY,
+  CERT_PEM,
+  damaged,
+  KEY_BODY,
+  KEY_PEM,
+  RSA_KEY_PEM,
+  SEC1_KEY_PEM,
+} from "./testdata/pem.ts";
 
 // Secret values planted in the fixtures: none may ever appear in an error message.
 const TOKEN = "SECRET-TOKEN-7f3a9c";
 const PASSWORD = "SECRET-PASSWORD-81b2";
-const KEY_BODY = "SECRETKEYMATERIAL0123456789";
-const CERT_BODY = "CERTBODYMATERIAL0123456789";
 const STDOUT_SECRET = "SECRET-STDOUT-5d1e";
 const SECRETS = [TOKEN, PASSWORD, KEY_BODY, CERT_BODY, STDOUT_SECRET];
 
-const CERT_PEM = `-----BEGIN CERTIFICATE-----\n${CERT_BODY}\n-----END CERTIFICATE-----\n`;
-const CA_PEM = `-----BEGIN CERTIFICATE-----\nCAMATERIAL\n-----END CERTIFICATE-----\n`;
-const KEY_PEM = `-----BEGIN PRIVATE KEY-----\n${KEY_BODY}\n-----END PRIVATE KEY-----\n`;
 const V1 = "client.authentication.k8s.io/v1";
 
 function b64(text: string): string {
@@ -193,6 +199,90 @@ const BAD_CASES: BadCase[] = [
     file: inDir("config"),
     field: "clusters[c].cluster.server",
     detail: "not set",
+  },
+  ...["https://ht!tp://::not a url", "https://", "https://exa mple.com", "https://-x-"].map(
+    (server): BadCase => ({
+      name: `server ${JSON.stringify(server)}`,
+      run: (dir) => loadEdited(dir, (c) => clusterOf(c)["server"] = server),
+      file: inDir("config"),
+      field: "clusters[c].cluster.server",
+      detail: /is not a valid URL/,
+    }),
+  ),
+  {
+    name: "server with another scheme",
+    run: (dir) => loadEdited(dir, (c) => clusterOf(c)["server"] = "ftp://x"),
+    file: inDir("config"),
+    field: "clusters[c].cluster.server",
+    detail: 'has unsupported scheme "ftp:"',
+  },
+  {
+    name: "CA data that is PEM-shaped but does not parse",
+    run: (dir) =>
+      loadEdited(dir, (c) => clusterOf(c)["certificate-authority-data"] = b64(damaged(CA_PEM))),
+    file: inDir("config"),
+    field: "clusters[c].cluster.certificate-authority-data",
+    detail: "does not decode to a valid PEM certificate: the certificate cannot be parsed",
+  },
+  {
+    name: "CA file whose second certificate does not parse",
+    run: async (dir) => {
+      await Deno.writeTextFile(join(dir, "ca.pem"), CA_PEM + damaged(CA2_PEM));
+      return loadEdited(dir, (c) => clusterOf(c)["certificate-authority"] = "ca.pem");
+    },
+    file: inDir("config"),
+    field: "clusters[c].cluster.certificate-authority",
+    detail: /"[^"]*ca\.pem" is not a valid PEM certificate: certificate 2 of 2 cannot be parsed/,
+  },
+  {
+    name: "client certificate data that does not parse",
+    run: (dir) =>
+      loadEdited(dir, (c) => {
+        userOf(c)["client-certificate-data"] = b64(damaged(CERT_PEM));
+        userOf(c)["client-key-data"] = b64(KEY_PEM);
+      }),
+    file: inDir("config"),
+    field: "users[alice].user.client-certificate-data",
+    detail: "the certificate cannot be parsed",
+  },
+  ...([["PKCS#8", KEY_PEM], ["SEC1", SEC1_KEY_PEM], ["PKCS#1", RSA_KEY_PEM]] as const).map((
+    [format, key],
+  ): BadCase => ({
+    name: `client key data (${format}) that does not parse`,
+    run: (dir) =>
+      loadEdited(dir, (c) => {
+        userOf(c)["client-certificate-data"] = b64(CERT_PEM);
+        userOf(c)["client-key-data"] = b64(damaged(key));
+      }),
+    file: inDir("config"),
+    field: "users[alice].user.client-key-data",
+    detail: "does not decode to a valid PEM private key: the private key cannot be parsed",
+  })),
+  {
+    name: "client key file that does not parse",
+    run: async (dir) => {
+      await Deno.writeTextFile(join(dir, "key.pem"), damaged(SEC1_KEY_PEM));
+      return loadEdited(dir, (c) => {
+        userOf(c)["client-certificate-data"] = b64(CERT_PEM);
+        userOf(c)["client-key"] = "key.pem";
+      });
+    },
+    file: inDir("config"),
+    field: "users[alice].user.client-key",
+    detail: /"[^"]*key\.pem" is not a valid PEM private key: the private key cannot be parsed/,
+  },
+  {
+    name: "encrypted client key",
+    run: (dir) =>
+      loadEdited(dir, (c) => {
+        userOf(c)["client-certificate-data"] = b64(CERT_PEM);
+        userOf(c)["client-key-data"] = b64(
+          KEY_PEM.replaceAll("PRIVATE KEY", "ENCRYPTED PRIVATE KEY"),
+        );
+      }),
+    file: inDir("config"),
+    field: "users[alice].user.client-key-data",
+    detail: "the private key is encrypted",
   },
   {
     name: "bad base64 CA data",
@@ -444,6 +534,21 @@ const BAD_CASES: BadCase[] = [
     detail: "is not a PEM certificate",
   },
   {
+    name: "service-account ca.crt that is PEM-shaped but does not parse",
+    run: async (dir) => {
+      await Deno.writeTextFile(join(dir, "token"), TOKEN);
+      await Deno.writeTextFile(join(dir, "ca.crt"), CA_PEM + damaged(CA2_PEM));
+      return fromServiceAccount({
+        dir,
+        env: (name) =>
+          ({ KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" })[name],
+      });
+    },
+    file: (dir) => dir,
+    field: "ca.crt",
+    detail: "is not a valid PEM certificate: certificate 2 of 2 cannot be parsed",
+  },
+  {
     name: "KUBERNETES_SERVICE_HOST unset",
     run: async (dir) => {
       await Deno.writeTextFile(join(dir, "token"), TOKEN);
@@ -499,6 +604,20 @@ Deno.test("malformed configurations give a ClientConfigError naming file and fie
           assert.ok(!cause.includes(secret), `secret in cause: ${cause}`);
         }
       }));
+  }
+});
+
+Deno.test("fromKubeconfig takes PKCS#1, PKCS#8 and SEC1 keys and a CA bundle", async () => {
+  for (const key of [KEY_PEM, SEC1_KEY_PEM, RSA_KEY_PEM]) {
+    await withTempDir(async (dir) => {
+      const config = await loadEdited(dir, (c) => {
+        clusterOf(c)["certificate-authority-data"] = b64(CA_PEM + CA2_PEM);
+        userOf(c)["client-certificate-data"] = b64(CERT_PEM);
+        userOf(c)["client-key-data"] = b64(key);
+      }) as { caCertificates?: string[]; clientCertificate?: { key: string } };
+      assert.deepEqual(config.caCertificates, [CA_PEM + CA2_PEM]);
+      assert.equal(config.clientCertificate?.key, key);
+    });
   }
 });
 

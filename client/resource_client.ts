@@ -7,7 +7,7 @@
  */
 import type { KubeClient } from "./kube_client.ts";
 import { type KubernetesObject, resourcePath, type ResourceType } from "./resource_type.ts";
-import { ApiError } from "./errors.ts";
+import { ApiError, WatchUnexpectedObjectError } from "./errors.ts";
 import { type WatchEvent, type WatchOptions, watchPath } from "./watch.ts";
 
 /** A list response. */
@@ -366,11 +366,16 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
    * Reads the status subresource.
    *
    * @param name the name
-   * @param options namespace
+   * @param options namespace and cancellation
    * @returns the object
    */
-  async getStatus(name: string, options: { namespace?: string | undefined } = {}): Promise<T> {
-    return await this.client.request<T>("GET", this.#path(name, options.namespace, "status"));
+  async getStatus(
+    name: string,
+    options: { namespace?: string | undefined; signal?: AbortSignal } = {},
+  ): Promise<T> {
+    return await this.client.request<T>("GET", this.#path(name, options.namespace, "status"), {
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   /**
@@ -406,12 +411,43 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
   }
 
   /**
-   * Watches the collection (in the bound namespace, or all).
+   * Watches the collection (in the bound namespace, or all). An ADDED, MODIFIED or DELETED event
+   * whose object has no name, or is of another type than this client's, ends the watch with
+   * {@linkcode WatchUnexpectedObjectError}: a cache keyed by name must not take it in.
    *
    * @param options resume point, selectors, deadlines, cancellation
    * @returns the events
+   * @throws {WatchUnexpectedObjectError} on an object without a name or of another type
    */
-  watch(options: WatchOptions = {}): AsyncGenerator<WatchEvent<T>, void, undefined> {
-    return watchPath<T>(this.client, this.#path(), options);
+  async *watch(options: WatchOptions = {}): AsyncGenerator<WatchEvent<T>, void, undefined> {
+    const path = this.#path();
+    for await (const event of watchPath<T>(this.client, path, options)) {
+      if (event.type !== "BOOKMARK" && event.type !== "ERROR") {
+        const problem = this.#unexpected(event.object);
+        if (problem !== undefined) {
+          throw new WatchUnexpectedObjectError(path, event.type, problem);
+        }
+      }
+      yield event;
+    }
+  }
+
+  /** What makes a watched object unfit for this client, or `undefined`; never its content. */
+  #unexpected(object: KubernetesObject): string | undefined {
+    const name = (object.metadata as { name?: unknown } | undefined)?.name;
+    if (typeof name !== "string" || name === "") return "has no metadata.name";
+    const { apiVersion, kind } = object as { apiVersion?: unknown; kind?: unknown };
+    const { apiVersion: wantedVersion, kind: wantedKind } = this.type;
+    if (
+      (apiVersion !== undefined && apiVersion !== wantedVersion) ||
+      (kind !== undefined && kind !== wantedKind)
+    ) {
+      const shown = (value: unknown) =>
+        typeof value === "string" && /^[\w./-]{1,63}$/.test(value) ? value : "?";
+      return `is a ${shown(apiVersion ?? wantedVersion)} ${
+        shown(kind ?? wantedKind)
+      }, not a ${wantedVersion} ${wantedKind}`;
+    }
+    return undefined;
   }
 }

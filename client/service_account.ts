@@ -15,6 +15,7 @@ import {
   permissionCheckedEnv,
   readPermissionProblem,
 } from "./config_error.ts";
+import { unparseablePem } from "./pem.ts";
 
 const logger = getLogger(["roperator", "client"]);
 
@@ -114,7 +115,7 @@ function inClusterServer(env: (name: string) => string | undefined): string {
  * @param options the service-account directory, the `User-Agent`, and an environment reader
  * @returns the client configuration
  * @throws {ClientConfigError} when the environment variables are not set (not running in a pod),
- * or the token file is missing, empty or unreadable, or `ca.crt` is not PEM
+ * or the token file is missing, empty or unreadable, or `ca.crt` is not PEM or does not parse
  */
 export async function fromServiceAccount(
   options?: FromServiceAccountOptions,
@@ -142,6 +143,14 @@ export async function fromServiceAccount(
   } else if (!/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.test(ca)) {
     throw serviceAccountError(dir, "ca.crt", `"${join(dir, "ca.crt")}" is not a PEM certificate`);
   } else {
+    const problem = unparseablePem(ca, "certificate");
+    if (problem !== undefined) {
+      throw serviceAccountError(
+        dir,
+        "ca.crt",
+        `"${join(dir, "ca.crt")}" is not a valid PEM certificate: ${problem}`,
+      );
+    }
     config.caCertificates = [ca];
   }
 

@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { ClientConfigError } from "./config_error.ts";
 import { loadClientConfig, NoClientConfigError } from "./load_client_config.ts";
 import { fromServiceAccount } from "./service_account.ts";
+import { CA_PEM } from "./testdata/pem.ts";
 
 const TOKEN = "SECRET-SA-TOKEN-42";
-const CA_PEM = "-----BEGIN CERTIFICATE-----\nCLUSTERCA\n-----END CERTIFICATE-----\n";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "roperator-sa-" });

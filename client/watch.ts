@@ -1,12 +1,19 @@
 /**
  * Watching: a Kubernetes watch response decoded incrementally, line by line, into typed events,
- * with an idle deadline that ends a connection gone silent and cancellation by `AbortSignal`.
+ * with a bound on the length of a line, an idle deadline that ends a connection gone silent, a
+ * client-side end after `timeoutSeconds`, and cancellation by `AbortSignal`.
  *
  * @module
  */
 import type { KubeClient } from "./kube_client.ts";
 import type { KubernetesObject } from "./resource_type.ts";
-import { NetworkError, type Status, WatchDecodeError, WatchIdleTimeoutError } from "./errors.ts";
+import {
+  NetworkError,
+  type Status,
+  WatchDecodeError,
+  WatchIdleTimeoutError,
+  WatchLineTooLongError,
+} from "./errors.ts";
 
 /** An object was added, modified or deleted. */
 export interface WatchObjectEvent<T> {
@@ -45,14 +52,31 @@ export interface WatchOptions {
   fieldSelector?: string;
   /** Ask for BOOKMARK events (default true). */
   allowWatchBookmarks?: boolean;
-  /** Ask the server to end the watch after this many seconds (default 290). */
+  /**
+   * Ask the server to end the watch after this many seconds (default 290). The client ends it
+   * too, `deadlineMarginMs` later, in case the server does not: the iteration then stops without
+   * error, as when the server closes the watch.
+   */
   timeoutSeconds?: number;
   /**
-   * End the watch with {@linkcode WatchIdleTimeoutError} when no byte arrives for this long
-   * (default 70 000 ms). The server sends bookmarks about once a minute, so a healthy watch is
-   * never idle that long.
+   * How long after `timeoutSeconds` the client ends a watch the server has not closed (default
+   * 30 000 ms).
+   */
+  deadlineMarginMs?: number;
+  /**
+   * End the watch with {@linkcode WatchIdleTimeoutError} when no complete event arrives for this
+   * long (default 70 000 ms). Only whole event lines count: bytes that never complete a line, and
+   * blank lines, do not keep a watch alive. The server sends bookmarks about once a minute, so a
+   * healthy watch is never idle that long. Time the caller spends on an event does not count.
    */
   idleTimeoutMs?: number;
+  /**
+   * End the watch with {@linkcode WatchLineTooLongError} when a line grows past this many bytes
+   * before its newline (default 32 MiB). A watch event holds one object, and the API server
+   * stores no object over etcd's request limit (1.5 MiB by default), so only a broken or hostile
+   * stream comes near it; the limit bounds the memory such a stream can take.
+   */
+  maxLineBytes?: number;
   /** Ends the watch: the iteration stops without error, and the connection is closed. */
   signal?: AbortSignal;
   /** `sendInitialEvents` (streaming lists); requires `resourceVersionMatch=NotOlderThan`. */
@@ -74,60 +98,165 @@ export function decodeWatchLine<T>(path: string, line: string): WatchEvent<T> {
   try {
     parsed = JSON.parse(line);
   } catch {
-    throw new WatchDecodeError(path, "the line is not JSON", line);
+    throw new WatchDecodeError(path, "the line is not JSON");
   }
   if (parsed === null || typeof parsed !== "object") {
-    throw new WatchDecodeError(path, "the line is not an object", line);
+    throw new WatchDecodeError(path, "the line is not an object");
   }
   const { type, object } = parsed as { type?: unknown; object?: unknown };
   if (typeof type !== "string" || !EVENT_TYPES.has(type)) {
-    throw new WatchDecodeError(path, `unknown event type ${JSON.stringify(type)}`, line);
+    // Named only when it looks like an event type: the line may hold anything, a Secret too.
+    const shown = typeof type === "string" && /^[A-Za-z_]{1,32}$/.test(type)
+      ? JSON.stringify(type)
+      : `(a ${type === null ? "null" : typeof type})`;
+    throw new WatchDecodeError(path, `unknown event type ${shown}`);
   }
   if (object === null || typeof object !== "object") {
-    throw new WatchDecodeError(path, "the event has no object", line);
+    throw new WatchDecodeError(path, "the event has no object");
   }
   return parsed as WatchEvent<T>;
 }
 
+/** The default of {@linkcode WatchOptions.maxLineBytes}: 32 MiB. */
+export const DEFAULT_MAX_LINE_BYTES: number = 32 * 1024 * 1024;
+
+/** Options for {@linkcode decodeWatchStream}. */
+export interface DecodeWatchStreamOptions {
+  /**
+   * Throw {@linkcode WatchLineTooLongError} when a line grows past this many bytes (UTF-16 code
+   * units for text chunks) before its newline; default 32 MiB.
+   */
+  maxLineBytes?: number;
+}
+
+/** What splitting lines needs of a chunk, for bytes and for text alike. */
+interface ChunkKind<C> {
+  indexOf(chunk: C, from: number): number;
+  lastIndexOf(chunk: C): number;
+  slice(chunk: C, start: number, end?: number): C;
+  /** The text of one or more pieces of a line, decoded once. */
+  text(parts: C[]): string;
+}
+
+const utf8 = new TextDecoder();
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let size = 0;
+  for (const part of parts) size += part.length;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+const BYTES: ChunkKind<Uint8Array> = {
+  indexOf: (chunk, from) => chunk.indexOf(10, from),
+  lastIndexOf: (chunk) => chunk.lastIndexOf(10),
+  slice: (chunk, start, end) => chunk.subarray(start, end),
+  text: (parts) => utf8.decode(concat(parts)),
+};
+
+const TEXT: ChunkKind<string> = {
+  indexOf: (chunk, from) => chunk.indexOf("\n", from),
+  lastIndexOf: (chunk) => chunk.lastIndexOf("\n"),
+  slice: (chunk, start, end) => chunk.slice(start, end),
+  text: (parts) => parts.length === 1 ? parts[0]! : parts.join(""),
+};
+
+/** Whether a line has nothing but whitespace (JSON's four characters). */
+const BLANK = /^[ \t\r]*$/;
+
 /**
- * Splits a stream of text chunks into lines and decodes each as a watch event. The whole body is
- * never held in memory: only the current partial line is buffered.
+ * Splits a stream of chunks into lines and decodes each as a watch event, in time linear in the
+ * stream's length: a new chunk is searched once for newlines, the pieces of a partial line are
+ * kept apart and joined (and decoded) once when its newline arrives. Only the current partial
+ * line is buffered, and at most `maxLineBytes` of it.
+ *
+ * @example
+ * ```ts ignore
+ * for await (const event of decodeWatchStream("/api/v1/pods", response.body!)) {
+ *   console.log(event.type);
+ * }
+ * ```
  *
  * @param path the watch path, for errors
- * @param chunks the decoded text of the response body
+ * @param chunks the response body: bytes (UTF-8) or text, one or the other throughout
+ * @param options the longest line allowed
  * @returns the events
+ * @throws {WatchLineTooLongError} when a line grows past `maxLineBytes`
  * @throws {WatchDecodeError} on a bad line, or when the stream ends in the middle of a line
  */
 export async function* decodeWatchStream<T>(
   path: string,
-  chunks: AsyncIterable<string>,
+  chunks: AsyncIterable<Uint8Array | string>,
+  options: DecodeWatchStreamOptions = {},
 ): AsyncGenerator<WatchEvent<T>, void, undefined> {
-  let buffer = "";
+  const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  // The pieces of the partial line and their total size; all of one kind (bytes or text).
+  let parts: Array<Uint8Array | string> = [];
+  let pending = 0;
   for await (const chunk of chunks) {
-    buffer = buffer ? buffer + chunk : chunk;
-    let start = 0;
-    let newline: number;
-    while ((newline = buffer.indexOf("\n", start)) >= 0) {
-      const line = buffer.slice(start, newline);
-      start = newline + 1;
-      if (line.trim()) yield decodeWatchLine<T>(path, line);
+    const kind = (typeof chunk === "string" ? TEXT : BYTES) as ChunkKind<Uint8Array | string>;
+    const first = kind.indexOf(chunk, 0);
+    if (first < 0) {
+      pending += chunk.length;
+      if (pending > max) throw new WatchLineTooLongError(path, max);
+      if (chunk.length > 0) parts.push(chunk);
+      continue;
     }
-    buffer = start === 0 ? buffer : buffer.slice(start);
+    if (pending + first > max) throw new WatchLineTooLongError(path, max);
+    parts.push(kind.slice(chunk, 0, first));
+    const line = kind.text(parts);
+    parts = [];
+    pending = 0;
+    if (!BLANK.test(line)) yield decodeWatchLine<T>(path, line);
+    const last = kind.lastIndexOf(chunk);
+    if (last > first) {
+      if (last - first - 1 > max) {
+        for (let at = first; at < last;) {
+          const next = kind.indexOf(chunk, at + 1);
+          if (next - at - 1 > max) throw new WatchLineTooLongError(path, max);
+          at = next;
+        }
+      }
+      // The whole lines of the chunk, decoded at once and split.
+      for (const line of kind.text([kind.slice(chunk, first + 1, last)]).split("\n")) {
+        if (!BLANK.test(line)) yield decodeWatchLine<T>(path, line);
+      }
+    }
+    if (last + 1 < chunk.length) {
+      pending = chunk.length - last - 1;
+      if (pending > max) throw new WatchLineTooLongError(path, max);
+      parts.push(kind.slice(chunk, last + 1));
+    }
   }
-  if (buffer.trim()) throw new WatchDecodeError(path, "the stream ended inside a line", buffer);
+  if (parts.length > 0) {
+    const kind = (typeof parts[0] === "string" ? TEXT : BYTES) as ChunkKind<Uint8Array | string>;
+    if (!BLANK.test(kind.text(parts))) {
+      throw new WatchDecodeError(path, "the stream ended inside a line");
+    }
+  }
 }
 
 /**
  * Watches a collection path. Iterate the result; `break` or the signal ends it and closes the
  * connection. The iteration also ends (without error) when the server closes the watch, which it
- * does after `timeoutSeconds`: the caller then resumes from the last resourceVersion seen.
+ * does after `timeoutSeconds` (and the client does `deadlineMarginMs` later if the server has
+ * not): the caller then resumes from the last resourceVersion seen. The watch has a connection of
+ * its own: its idle deadline closes that connection, and only retires the shared one (see
+ * {@linkcode KubeClient.resetConnections}), so that no request in flight is cut off.
  *
  * @param client the client
  * @param path a collection path such as `/api/v1/namespaces/a/configmaps`
- * @param options resume point, selectors, bookmarks, deadlines, cancellation
+ * @param options resume point, selectors, bookmarks, deadlines, line limit, cancellation
  * @returns the events
  * @throws {ApiError} when the server refuses the watch (a 410 for a too-old resourceVersion)
- * @throws {WatchIdleTimeoutError} when the connection goes silent
+ * @throws {WatchIdleTimeoutError} when no complete event arrives within the idle deadline
+ * @throws {WatchLineTooLongError} when a line grows past `maxLineBytes`
  * @throws {WatchDecodeError} on a malformed line
  * @throws {NetworkError} when the connection breaks
  */
@@ -137,36 +266,47 @@ export async function* watchPath<T>(
   options: WatchOptions = {},
 ): AsyncGenerator<WatchEvent<T>, void, undefined> {
   const idleTimeoutMs = options.idleTimeoutMs ?? 70_000;
+  const timeoutSeconds = options.timeoutSeconds ?? 290;
   const controller = new AbortController();
   const outer = options.signal;
   if (outer?.aborted) return;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  // Aborting the request alone does not always settle a pending body read when other requests
-  // share the HTTP client: cancel the reader too, so that a stop or the idle deadline always ends
-  // the watch.
-  const stop = (reason: unknown) => {
+  // Why the watch was stopped from this side: by the caller and the client's deadline it ends
+  // quietly, by the idle deadline with an error. Cancelling the reader as well as aborting the
+  // request makes sure a pending body read settles.
+  let stopped: "caller" | "deadline" | "idle" | undefined;
+  const stop = (why: "caller" | "deadline" | "idle", reason?: unknown) => {
+    stopped ??= why;
     if (!controller.signal.aborted) controller.abort(reason);
     reader?.cancel(reason).catch(() => {});
   };
-  const onAbort = () => stop(outer?.reason);
+  const onAbort = () => stop("caller", outer?.reason);
   outer?.addEventListener("abort", onAbort, { once: true });
-  let idle = false;
-  // One lazy deadline timer for the whole watch: data only moves the deadline, and the timer
+  const idleError = () => new WatchIdleTimeoutError(path, idleTimeoutMs);
+  // One lazy idle timer for the whole watch: an event only moves the deadline, and the timer
   // re-arms itself for the rest of the time when it fires early.
-  let lastData = performance.now();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let lastEvent = performance.now();
+  // While the caller holds an event, nothing is read: that time is not idle.
+  let callerHolds = false;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
   const check = () => {
-    const quiet = performance.now() - lastData;
+    const quiet = callerHolds ? 0 : performance.now() - lastEvent;
     if (quiet >= idleTimeoutMs) {
-      idle = true;
-      stop(new WatchIdleTimeoutError(path, idleTimeoutMs));
-      // The connection itself is presumed dead: do not let the next requests reuse it.
+      // The connection is presumed dead: cancelling the body closes it (it is this watch's own).
+      stop("idle", idleError());
+      // The shared connection of other requests may well be dead too (a network partition, a
+      // load balancer that dropped idle connections): new requests get a new one, while requests
+      // in flight finish on the old one, which is closed after them.
       client.resetConnections();
     } else {
-      timer = setTimeout(check, idleTimeoutMs - quiet);
+      idleTimer = setTimeout(check, idleTimeoutMs - quiet);
     }
   };
-  timer = setTimeout(check, idleTimeoutMs);
+  idleTimer = setTimeout(check, idleTimeoutMs);
+  const deadlineTimer = setTimeout(
+    () => stop("deadline"),
+    timeoutSeconds * 1000 + (options.deadlineMarginMs ?? 30_000),
+  );
   try {
     let response: Response;
     try {
@@ -177,7 +317,7 @@ export async function* watchPath<T>(
           labelSelector: options.labelSelector,
           fieldSelector: options.fieldSelector,
           allowWatchBookmarks: options.allowWatchBookmarks ?? true,
-          timeoutSeconds: options.timeoutSeconds ?? 290,
+          timeoutSeconds,
           ...(options.sendInitialEvents
             ? { sendInitialEvents: true, resourceVersionMatch: "NotOlderThan" }
             : {}),
@@ -186,48 +326,52 @@ export async function* watchPath<T>(
         stream: true,
       });
     } catch (error) {
-      if (outer?.aborted) return;
-      if (idle) throw new WatchIdleTimeoutError(path, idleTimeoutMs);
+      if (stopped === "idle") throw idleError();
+      if (stopped !== undefined) return;
       throw error;
     }
     if (!response.body) return;
     reader = response.body.getReader();
     if (controller.signal.aborted) reader.cancel().catch(() => {});
-    const decoder = new TextDecoder();
     const chunks = async function* (r: ReadableStreamDefaultReader<Uint8Array>) {
       while (true) {
         let result: ReadableStreamReadResult<Uint8Array>;
         try {
           result = await r.read();
         } catch (error) {
-          if (outer?.aborted) return;
-          if (idle) throw new WatchIdleTimeoutError(path, idleTimeoutMs);
+          if (stopped === "idle") throw idleError();
+          if (stopped !== undefined) return;
           throw new NetworkError({ method: "WATCH", path }, "the watch connection broke", {
             cause: error,
           });
         }
         if (result.done) {
-          // A read ended by our own cancel: say why.
-          if (idle) throw new WatchIdleTimeoutError(path, idleTimeoutMs);
-          if (outer?.aborted) return;
-          const rest = decoder.decode();
-          if (rest) yield rest;
+          // A read ended by our own cancel at the idle deadline: say why.
+          if (stopped === "idle") throw idleError();
           return;
         }
-        lastData = performance.now();
-        yield decoder.decode(result.value, { stream: true });
+        yield result.value;
       }
     };
     try {
-      yield* decodeWatchStream<T>(path, chunks(reader));
+      const events = decodeWatchStream<T>(path, chunks(reader), {
+        ...(options.maxLineBytes === undefined ? {} : { maxLineBytes: options.maxLineBytes }),
+      });
+      for await (const event of events) {
+        callerHolds = true;
+        yield event;
+        callerHolds = false;
+        lastEvent = performance.now();
+      }
     } catch (error) {
-      if (outer?.aborted) return;
+      if (stopped === "caller" || stopped === "deadline") return;
       throw error;
     }
   } finally {
-    clearTimeout(timer);
+    clearTimeout(idleTimer);
+    clearTimeout(deadlineTimer);
     outer?.removeEventListener("abort", onAbort);
-    stop(undefined);
+    stop("caller");
     await reader?.cancel().catch(() => {});
   }
 }

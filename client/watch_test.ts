@@ -3,8 +3,15 @@
 // lines and a connection that goes silent. The real-server tests are in kube_client_test.ts.
 import assert from "node:assert/strict";
 import { decodeWatchLine, decodeWatchStream, watchPath } from "./watch.ts";
-import { ApiError, WatchDecodeError, WatchIdleTimeoutError } from "./errors.ts";
+import fc from "fast-check";
+import {
+  ApiError,
+  WatchDecodeError,
+  WatchIdleTimeoutError,
+  WatchLineTooLongError,
+} from "./errors.ts";
 import { KubeClient } from "./kube_client.ts";
+import { fakeServer, streamOf } from "./testdata/fake_server.ts";
 
 async function* chunks(...parts: string[]): AsyncGenerator<string> {
   for (const part of parts) yield part;
@@ -55,31 +62,6 @@ Deno.test("decodeWatchLine() rejects non-JSON, unknown types and missing objects
     );
   }
 });
-
-/** A local server whose handler writes the response body by hand. */
-function fakeServer(
-  handler: (request: Request) => Response | Promise<Response>,
-): { url: string; close: () => Promise<void> } {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
-  return {
-    url: `http://127.0.0.1:${server.addr.port}`,
-    close: () => server.shutdown(),
-  };
-}
-
-function streamOf(lines: string[], options: { hang?: boolean; signal?: AbortSignal } = {}) {
-  return new ReadableStream<Uint8Array>({
-    start(controller) {
-      for (const line of lines) controller.enqueue(new TextEncoder().encode(line));
-      if (!options.hang) controller.close();
-      options.signal?.addEventListener("abort", () => {
-        try {
-          controller.close();
-        } catch { /* closed */ }
-      });
-    },
-  });
-}
 
 Deno.test("watchPath() reports a malformed line from the server as a WatchDecodeError", async () => {
   const server = fakeServer(() => new Response(streamOf([`${added("a")}\n`, "garbage\n"])));
@@ -216,6 +198,296 @@ Deno.test("KubeClient gives up after maxRetries and reports the last error", asy
     );
     assert.equal(calls, 3);
   } finally {
+    await server.close();
+  }
+});
+
+const encoder = new TextEncoder();
+
+/** The chunks of `bytes`, `size` bytes each, as a socket delivers them. */
+function* chunked(bytes: Uint8Array, size: number): Generator<Uint8Array> {
+  for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
+}
+
+async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  for (const item of items) yield item;
+}
+
+/** Rejects when `promise` has not settled within `ms`. */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`still running after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("decodeWatchStream() decodes a 20 MB line in 64 KiB or 4 KiB chunks in linear time", async () => {
+  const value = "v".repeat(20 * 1024 * 1024);
+  const line = `${
+    JSON.stringify({ type: "ADDED", object: { metadata: { name: "big" }, value } })
+  }\n`;
+  const bytes = encoder.encode(line);
+  for (const size of [65_536, 4_096]) {
+    for (const kind of ["bytes", "text"] as const) {
+      const chunks = kind === "bytes"
+        ? [...chunked(bytes, size)]
+        : Array.from({ length: Math.ceil(line.length / size) }, (_, i) =>
+          line.slice(i * size, (i + 1) * size));
+      const started = performance.now();
+      const events = await collect(decodeWatchStream("/x", asAsync<Uint8Array | string>(chunks)));
+      const ms = performance.now() - started;
+      assert.equal(events.length, 1);
+      assert.equal((events[0]!.object as { value: string }).value.length, value.length);
+      // Linear decoding takes under 0.2 s; rescanning the growing line took 2 s in 64 KiB
+      // chunks and 30 s in 4 KiB chunks.
+      assert.ok(ms < 5_000, `${kind} in ${size}-byte chunks: ${Math.round(ms)} ms`);
+    }
+  }
+});
+
+Deno.test("decodeWatchStream() ends a line over maxLineBytes before its newline arrives", async () => {
+  const secret = "SECRET-VALUE-d41d8c";
+  async function* endless(): AsyncGenerator<Uint8Array> {
+    yield encoder.encode(`${added("a")}\n{"type":"ADDED","object":{"data":"`);
+    while (true) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      yield encoder.encode(secret.repeat(100));
+    }
+  }
+  const seen: string[] = [];
+  await assert.rejects(
+    within(
+      10_000,
+      (async () => {
+        for await (
+          const event of decodeWatchStream("/api/v1/secrets", endless(), { maxLineBytes: 10_000 })
+        ) {
+          seen.push(event.type);
+        }
+      })(),
+    ),
+    (e: unknown) =>
+      e instanceof WatchLineTooLongError && e instanceof WatchDecodeError &&
+      e instanceof SyntaxError && e.maxLineBytes === 10_000 && e.path === "/api/v1/secrets" &&
+      /longer than 10000 bytes/.test(e.message) && !e.message.includes(secret),
+  );
+  assert.deepEqual(seen, ["ADDED"]);
+});
+
+Deno.test("decodeWatchStream() matches a plain split of the whole text, however it is chunked", async () => {
+  const name = fc.string({ unit: "binary", maxLength: 12 });
+  const piece = fc.oneof(
+    name.map((n) => JSON.stringify({ type: "ADDED", object: { metadata: { name: n } } })),
+    fc.constantFrom("", " ", "\t\r"),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(piece, { maxLength: 8 }),
+      fc.boolean(),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      fc.integer({ min: 1, max: 120 }),
+      async (lines, endsWithNewline, cuts, maxLineBytes) => {
+        const text = lines.join("\n") + (endsWithNewline ? "\n" : "");
+        const bytes = encoder.encode(text);
+        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const chunks: Uint8Array[] = [];
+        let from = 0;
+        for (const point of [...points, bytes.length]) {
+          chunks.push(bytes.subarray(from, point));
+          from = point;
+        }
+        // The model: split the whole text, check each line in order.
+        const all = text.split("\n");
+        const partial = endsWithNewline || lines.length === 0 ? undefined : all.pop();
+        if (endsWithNewline) all.pop();
+        const expected: string[] = [];
+        let failure: "tooLong" | "endedInside" | undefined;
+        for (const line of all) {
+          if (encoder.encode(line).length > maxLineBytes) {
+            failure = "tooLong";
+            break;
+          }
+          if (line.trim()) expected.push(JSON.parse(line).object.metadata.name);
+        }
+        if (failure === undefined && partial !== undefined) {
+          if (encoder.encode(partial).length > maxLineBytes) failure = "tooLong";
+          else if (partial.trim()) failure = "endedInside";
+        }
+        const seen: string[] = [];
+        let error: unknown;
+        try {
+          for await (
+            const event of decodeWatchStream("/x", asAsync(chunks), { maxLineBytes })
+          ) {
+            seen.push((event.object as { metadata: { name: string } }).metadata.name);
+          }
+        } catch (e) {
+          error = e;
+        }
+        if (failure === undefined) {
+          assert.equal(error, undefined);
+          assert.deepEqual(seen, expected);
+        } else {
+          assert.ok(
+            failure === "tooLong"
+              ? error instanceof WatchLineTooLongError
+              : error instanceof WatchDecodeError && /ended inside a line/.test(error.message),
+            `${failure}: ${error}`,
+          );
+          // The events before the bad line may be cut short, never changed.
+          assert.deepEqual(seen, expected.slice(0, seen.length));
+        }
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("WatchDecodeError never quotes the line", () => {
+  const secret = "SECRET-VALUE-8f14e4";
+  for (
+    const line of [
+      `{"type":"ADDED","object":{"data":"${secret}"`,
+      `{"type":"${secret}","object":{}}`,
+      `{"type":"ADDED","object":"${secret}"}`,
+      `"${secret}"`,
+    ]
+  ) {
+    assert.throws(
+      () => decodeWatchLine("/api/v1/secrets", line),
+      (e: unknown) =>
+        e instanceof WatchDecodeError && !e.message.includes(secret) &&
+        !Object.values(e).some((v) => String(v).includes(secret)),
+      line,
+    );
+  }
+});
+
+/** A body that sends `first`, then `filler` every 20 ms until it is cancelled or `stop` aborts. */
+function trickle(first: string, filler: string, stop: AbortSignal): ReadableStream<Uint8Array> {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(first));
+      timer = setInterval(() => {
+        try {
+          controller.enqueue(encoder.encode(filler));
+        } catch {
+          clearInterval(timer);
+        }
+      }, 20);
+      stop.addEventListener("abort", () => {
+        clearInterval(timer);
+        try {
+          controller.close();
+        } catch { /* closed */ }
+      });
+    },
+    cancel() {
+      clearInterval(timer);
+    },
+  });
+}
+
+for (const filler of ["whitespace", "blank lines"]) {
+  Deno.test(`watchPath(): ${filler} trickling in do not hold off the idle deadline`, async () => {
+    const stop = new AbortController();
+    const server = fakeServer(() =>
+      new Response(trickle(`${added("a")}\n`, filler === "whitespace" ? " " : "\n", stop.signal))
+    );
+    using client = new KubeClient({ server: server.url });
+    const caller = new AbortController();
+    try {
+      const seen: string[] = [];
+      const watching = (async () => {
+        const options = { idleTimeoutMs: 300, signal: caller.signal };
+        for await (const e of watchPath(client, "/api/v1/configmaps", options)) seen.push(e.type);
+      })();
+      await assert.rejects(
+        within(10_000, watching),
+        (e: unknown) => e instanceof WatchIdleTimeoutError && e.idleTimeoutMs === 300,
+      );
+      assert.deepEqual(seen, ["ADDED"]);
+    } finally {
+      caller.abort();
+      stop.abort();
+      await server.close();
+    }
+  });
+}
+
+Deno.test("watchPath() ends a watch the server keeps open past timeoutSeconds, like a server close", async () => {
+  const stop = new AbortController();
+  const server = fakeServer(() => new Response(trickle(`${added("a")}\n`, "\n", stop.signal)));
+  using client = new KubeClient({ server: server.url });
+  const caller = new AbortController();
+  try {
+    const seen: string[] = [];
+    const started = performance.now();
+    await within(
+      10_000,
+      (async () => {
+        const options = {
+          timeoutSeconds: 1,
+          deadlineMarginMs: 200,
+          idleTimeoutMs: 60_000,
+          signal: caller.signal,
+        };
+        for await (const e of watchPath(client, "/api/v1/configmaps", options)) seen.push(e.type);
+      })(),
+    );
+    assert.deepEqual(seen, ["ADDED"]);
+    assert.ok(performance.now() - started >= 1_150, "not before timeoutSeconds + the margin");
+  } finally {
+    caller.abort();
+    stop.abort();
+    await server.close();
+  }
+});
+
+Deno.test("watchPath(): the time the caller spends on an event is not idle time", async () => {
+  const sendSecond = Promise.withResolvers<void>();
+  const stop = new AbortController();
+  const server = fakeServer(() =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(encoder.encode(`${added("a")}\n`));
+          await sendSecond.promise;
+          controller.enqueue(encoder.encode(`${added("b")}\n`));
+          stop.signal.addEventListener("abort", () => controller.close());
+        },
+      }),
+    )
+  );
+  using client = new KubeClient({ server: server.url });
+  try {
+    const seen: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const e of watchPath(client, "/api/v1/configmaps", { idleTimeoutMs: 200 })) {
+          const name = (e.object as { metadata: { name: string } }).metadata.name;
+          seen.push(name);
+          if (name === "a") {
+            // A slow caller: three idle deadlines pass while it holds the event.
+            await new Promise((resolve) => setTimeout(resolve, 600));
+            sendSecond.resolve();
+          }
+        }
+      })(),
+      WatchIdleTimeoutError,
+    );
+    assert.deepEqual(seen, ["a", "b"], "the watch was still open after the slow event");
+  } finally {
+    sendSecond.resolve();
+    stop.abort();
     await server.close();
   }
 });
