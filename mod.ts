@@ -190,7 +190,9 @@ export {
 export {
   Informer,
   type InformerChange,
+  type InformerClock,
   type InformerOptions,
+  InformerSyncError,
   LAST_APPLIED_ANNOTATION,
   objectKey,
   pruneCachedObject,
