@@ -14,7 +14,7 @@ import fc from "fast-check";
 import { WatchDecodeError } from "../client/errors.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import { Informer, type InformerChange, objectKey } from "./informer.ts";
-import { configMap, ScriptedClient } from "./_informer_test_utils.ts";
+import { configMap, ScriptedClient } from "./testdata/scripted_client.ts";
 
 const KEYS = ["a", "b", "c"] as const;
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ApiError, WatchDecodeError } from "../client/errors.ts";
 import type { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
-import { configMap, ScriptedClient } from "./_informer_test_utils.ts";
+import { configMap, ScriptedClient } from "./testdata/scripted_client.ts";
 import {
   Informer,
   type InformerClock,

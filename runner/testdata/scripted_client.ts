@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { ResourceClient } from "../client/resource_client.ts";
-import type { KubernetesObject } from "../client/resource_type.ts";
-import type { WatchEvent, WatchOptions } from "../client/watch.ts";
+import type { ResourceClient } from "../../client/resource_client.ts";
+import type { KubernetesObject } from "../../client/resource_type.ts";
+import type { WatchEvent, WatchOptions } from "../../client/watch.ts";
 
 /** What a pending watch is told to do next. */
 export type WatchStep =
