@@ -636,7 +636,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           })
         ) {
           failures = 0;
-          if (this.#watchEvents++ === 0) this.#working();
+          this.#watchEvents++;
+          // Any event but an ERROR proves the watch works.
+          if (event.type !== "ERROR" && this.#failingSince !== undefined) this.#working();
           if (event.type === "ERROR") {
             if (event.object.code === 410) {
               expired = true;

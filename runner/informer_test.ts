@@ -297,3 +297,17 @@ Deno.test("Informer: a relist from an older list keeps newer states and reports 
   assert.equal(informer.get("a", "ns"), undefined, "no ghost");
   assert.deepEqual(changes, ["added 3", "deleted 13"]);
 });
+
+Deno.test("Informer: a watch that only ever sends an ERROR event is not a working watch", async () => {
+  const { fake, clock, informer, stop } = start();
+  await fake.blocked();
+  fake.answerList([], "10");
+  await fake.blocked();
+  const began = clock.time;
+  while (clock.time - began < 120_000) {
+    fake.step({ event: { type: "ERROR", object: { code: 500, message: "etcd is down" } } });
+    await fake.blocked();
+  }
+  assert.match(informer.notReadyReason(60_000)!, /watch failing for \d+ s: .*500.*etcd is down/);
+  await stop();
+});
