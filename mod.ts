@@ -194,7 +194,9 @@ export {
 export {
   Informer,
   type InformerChange,
+  type InformerClock,
   type InformerOptions,
+  InformerSyncError,
   LAST_APPLIED_ANNOTATION,
   objectKey,
   pruneCachedObject,

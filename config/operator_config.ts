@@ -116,6 +116,13 @@ export interface OperatorConfigInit {
    */
   relistPeriodMs?: number;
   /**
+   * How long a watch may fail before `/ready` answers 503, in ms. An operator is ready when
+   * every cache has completed its first list and every watch is connected, or has been failing
+   * for less than this. Default 60 000: a watch that fails now and then (a restarted API server,
+   * a load balancer closing connections) does not take the pod out of service.
+   */
+  readinessGraceMs?: number;
+  /**
    * Only sync parents matching this label selector (for example `shard=a` or
    * `tier in (gold,silver)`), to split parents between operator instances.
    */
@@ -241,6 +248,8 @@ export interface OperatorConfig {
   readonly watchIdleTimeoutMs: number;
   /** The periodic relist, in ms; 0 = off. */
   readonly relistPeriodMs: number;
+  /** How long a watch may fail before `/ready` answers 503, in ms. */
+  readonly readinessGraceMs: number;
   /** The parent label selector, or `undefined` for every parent. */
   readonly parentLabelSelector: string | undefined;
   /** Leader election, or `undefined` when every instance syncs. */
@@ -318,6 +327,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "syncTimeoutMs",
   "watchIdleTimeoutMs",
   "relistPeriodMs",
+  "readinessGraceMs",
   "parentLabelSelector",
   "leaderElection",
   "events",
@@ -766,6 +776,7 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
   const relistPeriodMs = v.duration(init.relistPeriodMs, "relistPeriodMs", 1_800_000, {
     zeroOff: true,
   });
+  const readinessGraceMs = v.duration(init.readinessGraceMs, "readinessGraceMs", 60_000);
 
   let concurrency = 8;
   if (init.concurrency !== undefined) {
@@ -811,6 +822,7 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
     syncTimeoutMs,
     watchIdleTimeoutMs,
     relistPeriodMs,
+    readinessGraceMs,
     parentLabelSelector,
     leaderElection,
     events,

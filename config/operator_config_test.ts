@@ -45,6 +45,7 @@ Deno.test("operatorConfig: fills every default", () => {
     syncTimeoutMs: 60_000,
     watchIdleTimeoutMs: 70_000,
     relistPeriodMs: 1_800_000,
+    readinessGraceMs: 60_000,
     parentLabelSelector: undefined,
     leaderElection: undefined,
     events: true,
@@ -68,6 +69,7 @@ Deno.test("operatorConfig: keeps given values", () => {
     syncTimeoutMs: 5_000,
     watchIdleTimeoutMs: 10_000,
     relistPeriodMs: 0,
+    readinessGraceMs: 5_000,
     parentLabelSelector: " shard in (a, b),!legacy ",
   });
   assert.equal(config.namespace, "team-a");
@@ -86,6 +88,7 @@ Deno.test("operatorConfig: keeps given values", () => {
   assert.equal(config.syncTimeoutMs, 5_000);
   assert.equal(config.watchIdleTimeoutMs, 10_000);
   assert.equal(config.relistPeriodMs, 0);
+  assert.equal(config.readinessGraceMs, 5_000);
   assert.equal(config.parentLabelSelector, "shard in (a, b),!legacy");
   assert.deepEqual(config.children.map((c) => [c.type.kind, c.updateStrategy]), [
     ["Pod", "Recreate"],
@@ -227,6 +230,7 @@ Deno.test("operatorConfig: rejects invalid configurations, naming the field", as
     ["NaN idle timeout", { ...base, watchIdleTimeoutMs: NaN }, "watchIdleTimeoutMs"],
     ["negative resync", { ...base, resyncPeriodMs: -1 }, "resyncPeriodMs", /or 0 to turn/],
     ["timer overflow", { ...base, relistPeriodMs: 2 ** 31 }, "relistPeriodMs", /24\.8 days/],
+    ["zero readiness grace", { ...base, readinessGraceMs: 0 }, "readinessGraceMs", /positive/],
     ["duration as string", { ...base, resyncPeriodMs: "10m" }, "resyncPeriodMs"],
     ["zero concurrency", { ...base, concurrency: 0 }, "concurrency", /at least 1/],
     ["fractional concurrency", { ...base, concurrency: 1.5 }, "concurrency"],

@@ -1,15 +1,19 @@
 /**
  * The informer: list, then watch, one resource type into an in-memory cache, forever. It resumes
  * from the last resourceVersion, relists on 410, asks for bookmarks, restarts a watch that went
- * silent (idle deadline), relists periodically, and backs off on errors. A watch that ends is
- * always restarted and logged, never silently lost.
+ * silent (idle deadline), relists periodically, and backs off on errors (a watch that ends at
+ * once without an event counts as one). A watch that ends is always restarted and logged, never
+ * silently lost; an event the watch cannot decode leads to a relist and is never stored.
  *
- * Data flows one way: API server → informer (cache) → `onChange` (the controller's queue).
+ * Data flows one way: API server → informer (cache) → `onChange` (the controller's queue). The
+ * informer is the one writer of its cache, and the cache never goes back in time: a watch event,
+ * a list item or the result of our own write (`observe()`) never replaces a newer state, and a
+ * deleted object is never brought back by an older write or list (see `#complete`).
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { ApiError } from "../client/errors.ts";
+import { ApiError, WatchDecodeError } from "../client/errors.ts";
 import type { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
 
@@ -25,8 +29,61 @@ export interface InformerChange<T> {
   previous?: T;
 }
 
-/** Why a watch was restarted, for the watch-restart metric. */
-export type RestartReason = "closed" | "expired" | "idle" | "error" | "relist";
+/**
+ * Why a watch was restarted, for the watch-restart metric: the server ended it (`closed`), its
+ * resourceVersion expired (`expired`, 410), it went silent (`idle`), it failed or ended at once
+ * without an event (`error`), it sent an event that cannot be decoded or stored (`invalid`; the
+ * informer relists), or the periodic relist (`relist`).
+ */
+export type RestartReason = "closed" | "expired" | "idle" | "error" | "invalid" | "relist";
+
+/** Time as an informer sees it; replaced in tests. */
+export interface InformerClock {
+  /** The current time in milliseconds (default `Date.now`). */
+  now(): number;
+  /** Resolves after `ms` milliseconds, or at once when the signal aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * `waitForSync()` cannot resolve: the informer stopped before its first list, or the API server
+ * refused the first list (401, 403 or 404; the informer keeps retrying in the background).
+ */
+export class InformerSyncError extends Error {
+  /** The resource type's `apiVersion/kind`. */
+  readonly typeName: string;
+  /** The HTTP status of the refused list; `undefined` when the informer stopped. */
+  readonly status: number | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param typeName the resource type's `apiVersion/kind`
+   * @param detail why the cache cannot sync
+   * @param options the HTTP status of a refused list, and the cause
+   */
+  constructor(
+    typeName: string,
+    detail: string,
+    options: { status?: number; cause?: unknown } = {},
+  ) {
+    super(
+      `Cannot sync the cache of ${typeName}: ${detail}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = "InformerSyncError";
+    this.typeName = typeName;
+    this.status = options.status;
+  }
+}
+
+/** A watch ended at once without an event: counted as an error, so that it backs off. */
+class ShortWatchError extends Error {
+  constructor(typeName: string, ms: number) {
+    super(`Cannot watch ${typeName}: the watch ended after ${ms} ms without an event`);
+    this.name = "ShortWatchError";
+  }
+}
 
 /** Options for {@linkcode Informer}. */
 export interface InformerOptions<T> {
@@ -54,6 +111,13 @@ export interface InformerOptions<T> {
   onRestart?: (reason: RestartReason, error?: unknown) => void;
   /** Called when the cache is first complete, and again after each relist. */
   onSynced?: () => void;
+  /**
+   * A watch that ends sooner than this (in milliseconds) without an event counts as an error
+   * and is restarted with backoff (default 1 000, as client-go).
+   */
+  shortWatchMs?: number;
+  /** Time, for tests (default: the real clock). */
+  clock?: InformerClock;
 }
 
 /** Drops `metadata.managedFields`, about half of an object's metadata. */
@@ -110,18 +174,28 @@ export function objectKey(object: KubernetesObject): string {
 }
 
 /**
- * Whether `a` is a later state of an object than `b`. resourceVersions are opaque by contract,
- * but every storage kube-apiserver ships (etcd) uses increasing integers; when either is not an
- * integer, nothing can be said and the answer is false.
+ * Compares two resourceVersions: negative when `a` is older, 0 when equal, positive when newer.
+ * resourceVersions are opaque by contract, but every storage kube-apiserver ships (etcd) uses
+ * increasing integers; when either is not an integer (and they differ), nothing can be said and
+ * the answer is `undefined`.
  */
-function isNewer(a: KubernetesObject, b: KubernetesObject): boolean {
-  const ra = a.metadata?.resourceVersion;
-  const rb = b.metadata?.resourceVersion;
-  if (!ra || !rb || !/^\d+$/.test(ra) || !/^\d+$/.test(rb)) return false;
-  return BigInt(ra) > BigInt(rb);
+function compareRv(a: string | undefined, b: string | undefined): number | undefined {
+  if (a !== undefined && a === b) return 0;
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
+  const ia = BigInt(a);
+  const ib = BigInt(b);
+  return ia === ib ? 0 : ia > ib ? 1 : -1;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
+const rvOf = (object: KubernetesObject): string | undefined => object.metadata?.resourceVersion;
+
+/** Whether an object can be cached: it has a name (the cache key). */
+function hasName(object: KubernetesObject | undefined): boolean {
+  const name = object?.metadata?.name;
+  return typeof name === "string" && name !== "";
+}
+
+const realSleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);
@@ -133,19 +207,63 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", done, { once: true });
   });
 
-/** A list+watch cache of one resource type. Call `run()`; stop it with the signal. */
+const REAL_CLOCK: InformerClock = { now: () => Date.now(), sleep: realSleep };
+
+/** Why the first list was refused for good, or `undefined` for an error worth waiting out. */
+function refusal(error: unknown): ApiError | undefined {
+  return error instanceof ApiError && [401, 403, 404].includes(error.status) ? error : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A list+watch cache of one resource type. Call `run()`; stop it with the signal.
+ *
+ * The informer is the one writer of its cache, with these rules (resourceVersions compare as
+ * integers when both are integers, as etcd's are):
+ * - a watch event, a list item or our own write result (`observe()`) never replaces a newer
+ *   state of the object;
+ * - the cache is complete up to the highest resourceVersion a list, an event or a bookmark has
+ *   shown (`#complete`): an object it lacks was deleted by then, so a state at or before it
+ *   (an older list, a replayed event, a late write result) never brings the object back. This
+ *   is a tombstone of every deleted key at once, in constant memory;
+ * - a relist removes only the objects whose cached state is not newer than the list (a list
+ *   served from the watch cache may be older than a state seen or written since);
+ * - `onChange` is called only for true changes, each state at most once; `observe()` stores
+ *   silently, and the watch event of the same state is then not reported.
+ */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #client: ResourceClient<T>;
   readonly #options: InformerOptions<T>;
+  readonly #clock: InformerClock;
   readonly #cache = new Map<string, T>();
   readonly #index = new Map<string, Map<string, T>>();
   /** The JSON length of each cached object, so the total is kept without re-serialising. */
   readonly #sizes = new Map<string, number>();
   #bytes = 0;
+  /** Where the watch resumes; `undefined`: relist first. */
   #resourceVersion: string | undefined;
+  /**
+   * The cache holds every object that existed at this (integer) resourceVersion, in its state
+   * then or a newer one: the highest resourceVersion a list, a watch event or a bookmark showed.
+   * It never goes down, not even when a relist answers with an older list.
+   */
+  #complete: bigint | undefined;
   #synced = false;
-  #syncedWaiters: Array<() => void> = [];
+  #syncWaiters: Array<PromiseWithResolvers<void>> = [];
+  /** Why `waitForSync()` rejects now: a refused first list, or a stop before it. */
+  #syncError: InformerSyncError | undefined;
   #restarts = 0;
+  /** Since when list or watch have failed without a working watch in between. */
+  #failingSince: number | undefined;
+  #lastError: string | undefined;
+  /** Whether the last failure was an idle deadline (an open watch then proves nothing). */
+  #lastFailureIdle = false;
+  /** When the open watch was asked for; `undefined` when no watch is open. */
+  #watchOpenedAt: number | undefined;
+  #watchEvents = 0;
 
   /**
    * Creates an informer; nothing is listed until `run()`.
@@ -156,6 +274,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   constructor(client: ResourceClient<T>, options: InformerOptions<T> = {}) {
     this.#client = client;
     this.#options = options;
+    this.#clock = options.clock ?? REAL_CLOCK;
   }
 
   /** The resource type's `apiVersion/kind`. */
@@ -187,13 +306,65 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   /**
-   * Resolves once the first list has completed.
+   * Resolves once the first list has completed. Rejects with {@linkcode InformerSyncError} when
+   * the informer stops before its first list, or when the API server refuses the first list
+   * with 401, 403 or 404 (the informer keeps retrying in the background; a later call resolves
+   * once a list succeeds).
    *
-   * @returns a promise
+   * @returns a promise that settles as said
    */
   waitForSync(): Promise<void> {
     if (this.#synced) return Promise.resolve();
-    return new Promise((resolve) => this.#syncedWaiters.push(resolve));
+    if (this.#syncError) return Promise.reject(this.#syncError);
+    const waiter = Promise.withResolvers<void>();
+    this.#syncWaiters.push(waiter);
+    return waiter.promise;
+  }
+
+  #settleSync(error?: InformerSyncError): void {
+    this.#syncError = error;
+    for (const waiter of this.#syncWaiters.splice(0)) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+  }
+
+  /**
+   * Why this informer is not ready, or `undefined` when it is: ready means the first list has
+   * completed and the watch works now, that is, it is connected, or it has been failing for less
+   * than `graceMs`.
+   *
+   * @param graceMs how long the watch may fail before the informer is not ready
+   * @returns one line that names the type and the last error, or `undefined`
+   */
+  notReadyReason(graceMs: number): string | undefined {
+    const error = this.#lastError ? `: ${this.#lastError}` : "";
+    if (!this.#synced) return `${this.typeName}: cache not synced${error}`;
+    if (this.#failingSince === undefined || this.#watchConnected()) return undefined;
+    const failingMs = this.#clock.now() - this.#failingSince;
+    if (failingMs < graceMs) return undefined;
+    return `${this.typeName}: watch failing for ${Math.round(failingMs / 1000)} s${error}`;
+  }
+
+  /** Whether the open watch works: it sent an event, or has lasted longer than a short watch. */
+  #watchConnected(): boolean {
+    if (this.#watchOpenedAt === undefined) return false;
+    if (this.#watchEvents > 0) return true;
+    // After an idle deadline, a watch that is open proves nothing until it sends something.
+    return !this.#lastFailureIdle &&
+      this.#clock.now() - this.#watchOpenedAt >= (this.#options.shortWatchMs ?? 1_000);
+  }
+
+  #failed(error: unknown, idle = false): void {
+    this.#failingSince ??= this.#clock.now();
+    this.#lastError = messageOf(error);
+    this.#lastFailureIdle = idle;
+  }
+
+  #working(): void {
+    this.#failingSince = undefined;
+    this.#lastError = undefined;
+    this.#lastFailureIdle = false;
   }
 
   /**
@@ -220,17 +391,39 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   /**
    * Stores the result of this process's own write, so the next sync reads its own write even
    * before the watch delivers it. Emits no change; the watch event for the same
-   * resourceVersion is then ignored.
+   * resourceVersion is then ignored. The result is dropped when the cache holds a newer state,
+   * or when the object was deleted after this state (the watch or a list showed the deletion).
    *
    * @param object the object the API server returned
    */
   observe(object: T): void {
+    if (!hasName(object)) return;
     const transformed = this.#transform(object);
+    const rv = rvOf(transformed);
     const current = this.#cache.get(objectKey(transformed));
-    // The watch may already have delivered a newer state (say, a deletion that happened while
-    // our write was in flight): never replace it with the older result of our own write.
-    if (current && !isNewer(transformed, current)) return;
+    if (current) {
+      // Only a state known to be newer replaces the cached one.
+      if (compareRv(rv, rvOf(current)) !== 1) return;
+    } else if (this.#deletedSince(rv)) {
+      return;
+    }
     this.#store(transformed);
+  }
+
+  /**
+   * Whether a state of an object the cache lacks is at or before `#complete`: the object was
+   * deleted (or left the selector) since.
+   */
+  #deletedSince(rv: string | undefined): boolean {
+    if (this.#complete === undefined || !rv || !/^\d+$/.test(rv)) return false;
+    return BigInt(rv) <= this.#complete;
+  }
+
+  /** The cache is complete up to `rv` (a list's, an event's or a bookmark's). */
+  #advance(rv: string | undefined): void {
+    if (!rv || !/^\d+$/.test(rv)) return;
+    const value = BigInt(rv);
+    if (this.#complete === undefined || value > this.#complete) this.#complete = value;
   }
 
   /**
@@ -275,8 +468,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     return previous;
   }
 
-  #remove(object: T): T | undefined {
-    const key = objectKey(object);
+  #remove(key: string): T | undefined {
     const previous = this.#cache.get(key);
     if (!previous) return undefined;
     this.#cache.delete(key);
@@ -289,6 +481,34 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       if (bucket?.size === 0) this.#index.delete(index);
     }
     return previous;
+  }
+
+  /** Stores a state from the watch or a list unless the cache knows a newer one; reports it. */
+  #upsert(object: T): void {
+    const key = objectKey(object);
+    const cached = this.#cache.get(key);
+    const rv = rvOf(object);
+    if (cached) {
+      const order = compareRv(rv, rvOf(cached));
+      // Already seen, or older than what the cache holds (a newer event, or our own write).
+      if (order !== undefined && order <= 0) return;
+    } else if (this.#deletedSince(rv)) {
+      // An older list or a replayed event: the object was deleted since.
+      return;
+    }
+    const previous = this.#store(object);
+    this.#emit(previous ? { type: "modified", object, previous } : { type: "added", object });
+  }
+
+  /** Removes an object the watch says is deleted, unless the cache holds a later state. */
+  #delete(object: T): void {
+    const key = objectKey(object);
+    const cached = this.#cache.get(key);
+    if (!cached) return;
+    // A later state: the object was created again (our own write) after this deletion.
+    if ((compareRv(rvOf(cached), rvOf(object)) ?? 0) > 0) return;
+    this.#remove(key);
+    this.#emit({ type: "deleted", object, previous: cached });
   }
 
   #emit(change: InformerChange<T>): void {
@@ -310,26 +530,36 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       signal,
     });
     const seen = new Set<string>();
+    let unnamed = 0;
     for (const raw of items) {
+      if (!hasName(raw)) {
+        unnamed++;
+        continue;
+      }
       const object = this.#transform(raw);
       seen.add(objectKey(object));
-      const previous = this.#store(object);
-      if (!previous) this.#emit({ type: "added", object });
-      else if (previous.metadata?.resourceVersion !== object.metadata?.resourceVersion) {
-        this.#emit({ type: "modified", object, previous });
-      }
+      this.#upsert(object);
+    }
+    if (unnamed > 0) {
+      logger.warn("list of {type} had {count} objects without metadata.name; ignored", {
+        type: this.typeName,
+        count: unnamed,
+      });
     }
     for (const [key, object] of [...this.#cache]) {
-      if (!seen.has(key)) {
-        this.#remove(object);
-        this.#emit({ type: "deleted", object, previous: object });
-      }
+      if (seen.has(key)) continue;
+      // Newer than the list: written or seen after it (the list may come from the watch cache).
+      if ((compareRv(rvOf(object), resourceVersion) ?? 0) > 0) continue;
+      this.#remove(key);
+      this.#emit({ type: "deleted", object, previous: object });
     }
+    this.#advance(resourceVersion);
     this.#resourceVersion = resourceVersion;
     if (!this.#synced) {
       this.#synced = true;
-      for (const resolve of this.#syncedWaiters.splice(0)) resolve();
+      this.#settleSync();
     }
+    this.#syncError = undefined;
     this.#options.onSynced?.();
   }
 
@@ -340,25 +570,61 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   /**
    * Lists and watches until the signal aborts. Never rejects: every error is logged and the
-   * watch restarted with backoff.
+   * watch restarted with backoff. When it stops before the first list, `waitForSync()` rejects.
    *
    * @param signal stops the informer
    * @returns a promise that settles when stopped
    */
   async run(signal: AbortSignal): Promise<void> {
+    if (this.#syncError?.status === undefined) this.#syncError = undefined;
+    try {
+      await this.#loop(signal);
+    } finally {
+      this.#watchOpenedAt = undefined;
+      if (!this.#synced) {
+        this.#settleSync(
+          new InformerSyncError(this.typeName, "the informer stopped before its first list"),
+        );
+      }
+    }
+  }
+
+  async #loop(signal: AbortSignal): Promise<void> {
+    const clock = this.#clock;
     let failures = 0;
     let lastList = 0;
     const relistPeriod = this.#options.relistPeriodMs ?? 600_000;
     while (!signal.aborted) {
       try {
         if (this.#resourceVersion === undefined) {
-          await this.#relist(signal);
-          lastList = Date.now();
+          try {
+            await this.#relist(signal);
+          } catch (error) {
+            const refused = refusal(error);
+            if (refused && !this.#synced && !signal.aborted) {
+              this.#settleSync(
+                new InformerSyncError(
+                  this.typeName,
+                  `listing it was refused with ${refused.status} ${refused.reason}: ${
+                    refused.body?.message ?? refused.message
+                  }`,
+                  { status: refused.status, cause: error },
+                ),
+              );
+            }
+            throw error;
+          }
+          lastList = clock.now();
           logger.debug("listed {type}: {count} objects", { type: this.typeName, count: this.size });
         }
         const baseTimeout = this.#options.watchTimeoutSeconds ?? 290;
         const timeoutSeconds = Math.max(1, Math.round(baseTimeout * (0.9 + Math.random() * 0.2)));
+        // A watch asked to last very little may end soon without an event and still be fine.
+        const shortWatchMs = Math.min(this.#options.shortWatchMs ?? 1_000, timeoutSeconds * 500);
         let expired = false;
+        const openedAt = clock.now();
+        this.#watchOpenedAt = openedAt;
+        this.#watchEvents = 0;
         for await (
           const event of this.#client.watch({
             resourceVersion: this.#resourceVersion!,
@@ -370,6 +636,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           })
         ) {
           failures = 0;
+          this.#watchEvents++;
+          // Any event but an ERROR proves the watch works.
+          if (event.type !== "ERROR" && this.#failingSince !== undefined) this.#working();
           if (event.type === "ERROR") {
             if (event.object.code === 410) {
               expired = true;
@@ -384,33 +653,34 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           const rv = event.object.metadata?.resourceVersion;
           if (event.type === "BOOKMARK") {
             if (rv) this.#resourceVersion = rv;
+            this.#advance(rv);
             continue;
           }
-          const object = this.#transform(event.object);
-          if (event.type === "DELETED") {
-            const previous = this.#remove(object);
-            this.#emit({ type: "deleted", object, ...(previous ? { previous } : {}) });
-          } else {
-            const cached = this.#cache.get(objectKey(object));
-            // Already seen, or older than what our own write stored (observe()): the watch is
-            // behind, and replaying it would take the cache back in time.
-            if (cached && (cached.metadata?.resourceVersion === rv || isNewer(cached, object))) {
-              if (rv) this.#resourceVersion = rv;
-              continue;
-            }
-            const previous = this.#store(object);
-            this.#emit(
-              previous ? { type: "modified", object, previous } : { type: "added", object },
+          if (!hasName(event.object)) {
+            // Never stored (its key would be "undefined"); the stream is suspect: relist.
+            throw new WatchDecodeError(
+              this.typeName,
+              `the ${event.type} object has no metadata.name`,
             );
           }
+          const object = this.#transform(event.object);
+          if (event.type === "DELETED") this.#delete(object);
+          else this.#upsert(object);
           if (rv) this.#resourceVersion = rv;
+          this.#advance(rv);
         }
+        this.#watchOpenedAt = undefined;
         if (signal.aborted) break;
+        const lasted = clock.now() - openedAt;
+        if (this.#watchEvents === 0 && !expired && lasted < shortWatchMs) {
+          throw new ShortWatchError(this.typeName, lasted);
+        }
+        if (this.#watchEvents === 0 && !this.#lastFailureIdle) this.#working();
         if (expired) {
           logger.info("watch of {type} expired (410); relisting", { type: this.typeName });
           this.#resourceVersion = undefined;
           this.#restarted("expired");
-        } else if (relistPeriod > 0 && Date.now() - lastList >= relistPeriod) {
+        } else if (relistPeriod > 0 && clock.now() - lastList >= relistPeriod) {
           this.#resourceVersion = undefined;
           this.#restarted("relist");
         } else {
@@ -421,6 +691,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           this.#restarted("closed");
         }
       } catch (error) {
+        this.#watchOpenedAt = undefined;
         if (signal.aborted) break;
         if (error instanceof ApiError && error.isGone) {
           logger.info("resourceVersion of {type} expired (410); relisting", {
@@ -431,21 +702,24 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           continue;
         }
         failures++;
-        const reason: RestartReason =
-          error instanceof Error && error.name === "WatchIdleTimeoutError" ? "idle" : "error";
+        const idle = error instanceof Error && error.name === "WatchIdleTimeoutError";
+        // WatchDecodeError (a SyntaxError) and its subclasses: an event that cannot be decoded
+        // or stored. The stream position is unknown: relist.
+        const invalid = error instanceof WatchDecodeError || error instanceof SyntaxError;
+        const reason: RestartReason = idle ? "idle" : invalid ? "invalid" : "error";
+        this.#failed(error, idle);
         const delay = Math.round(
           Math.min(30_000, 800 * 2 ** Math.min(failures - 1, 6)) * (0.5 + Math.random() * 0.5),
         );
         logger.warn("watch of {type} failed ({reason}): {error}; restarting in {delay} ms", {
           type: this.typeName,
           reason,
-          error: error instanceof Error ? error.message : String(error),
+          error: messageOf(error),
           delay,
         });
         this.#restarted(reason, error);
-        // A decode error leaves the stream position unknown: relist to be safe.
-        if (error instanceof SyntaxError) this.#resourceVersion = undefined;
-        await sleep(reason === "idle" ? 0 : delay, signal);
+        if (invalid) this.#resourceVersion = undefined;
+        await clock.sleep(idle ? 0 : delay, signal);
       }
     }
   }

@@ -33,7 +33,12 @@ export interface StartOperatorOptions {
 
 /** A running operator. */
 export interface OperatorHandle extends AsyncDisposable {
-  /** Resolves when every cache has synced and syncs have begun (a follower: caches synced). */
+  /**
+   * Resolves when every cache has synced and syncs have begun (a follower: caches synced).
+   * Rejects with `InformerSyncError` when the operator is stopped before, or when the
+   * API server refuses the first list of a type with 401, 403 or 404 (the message names the
+   * type and the status; the informer keeps retrying in the background).
+   */
   readonly ready: Promise<void>;
   /** The metrics. */
   readonly metrics: OperatorMetrics;
@@ -213,7 +218,15 @@ function run(
         name: config.name,
         role: elector ? (elector.isLeader() ? " (leader)" : " (follower)") : "",
       }),
-    () => {},
+    (error) => {
+      // Stopped before the first list: nothing to report. A refused list (RBAC, a missing
+      // type): the informers keep retrying, and `ready` says why it cannot resolve.
+      if (stopping) return;
+      logger.error("operator {name} cannot become ready: {message}", {
+        name: config.name,
+        message: messageOf(error),
+      });
+    },
   );
   return {
     config,
@@ -240,6 +253,21 @@ function run(
   };
 }
 
+/**
+ * Why the operators are not ready, one line each (empty when they are): an informer whose first
+ * list has not completed, or whose watch has failed for longer than `readinessGraceMs`.
+ */
+function notReady(operators: readonly Running[]): string[] {
+  const reasons: string[] = [];
+  for (const { config, controller } of operators) {
+    for (const informer of controller.informers) {
+      const reason = informer.notReadyReason(config.readinessGraceMs);
+      if (reason !== undefined) reasons.push(`${config.name}: ${reason}`);
+    }
+  }
+  return reasons;
+}
+
 /** The HTTP handler of `/health`, `/ready` and `/metrics` for one or more operators. */
 function serveHttp(
   server: ServerConfig,
@@ -257,9 +285,10 @@ function serveHttp(
       if (health && (path === "/health" || path === "/healthz")) return new Response("ok\n");
       if (health && (path === "/ready" || path === "/readyz")) {
         // A follower is ready once its caches are warm: it can take over at once.
-        return operators.every((o) => o.controller.synced)
+        const reasons = notReady(operators);
+        return reasons.length === 0
           ? new Response("ok\n")
-          : new Response("caches not synced\n", { status: 503 });
+          : new Response(reasons.join("\n") + "\n", { status: 503 });
       }
       if (exposeMetrics && path === "/metrics") {
         return new Response(render(), {
@@ -357,8 +386,8 @@ export interface OperatorEntry<P extends KubernetesObject = KubernetesObject> {
 /** Options for {@linkcode startOperators}. */
 export interface StartOperatorsOptions extends StartOperatorOptions {
   /**
-   * The one HTTP server of the process (`/health`, `/ready` once every operator's caches are
-   * synced, `/metrics` of every operator with an `operator` label). Default: the first config's
+   * The one HTTP server of the process (`/health`, `/ready` while every operator's caches are
+   * synced and their watches work, `/metrics` of every operator with an `operator` label). Default: the first config's
    * `server`. `false` for none.
    */
   server?: ServerConfig | false;
@@ -368,7 +397,10 @@ export interface StartOperatorsOptions extends StartOperatorOptions {
 export interface OperatorGroupHandle extends AsyncDisposable {
   /** Each operator, in the order given. */
   readonly operators: readonly OperatorHandle[];
-  /** Resolves when every operator's caches have synced. */
+  /**
+   * Resolves when every operator's caches have synced; rejects as soon as one operator's
+   * `ready` rejects (see `OperatorHandle.ready`).
+   */
   readonly ready: Promise<void>;
   /** The port the HTTP server listens on, when it runs. */
   readonly port: number | undefined;
@@ -476,9 +508,12 @@ async function startGroup(
     stop,
     [Symbol.asyncDispose]: stop,
   }));
+  const ready = Promise.all(running.map((r) => r.ready)).then(() => {});
+  // Rejected (a refused list, a stop before the first list) and not awaited: no crash.
+  ready.catch(() => {});
   return {
     operators: handles,
-    ready: Promise.all(running.map((r) => r.ready)).then(() => {}),
+    ready,
     port,
     failed: Promise.race(running.map((r) => r.failed)),
     stop,

@@ -147,7 +147,7 @@ Deno.test(
 );
 
 Deno.test(
-  "malformed watch lines (truncated JSON, an unknown event type, not JSON) restart the watch (reason error) and later changes are reconciled",
+  "malformed watch lines (truncated JSON, an unknown event type, not JSON) restart the watch (reason invalid, a relist) and later changes are reconciled",
   report.test("malformed watch lines", async (run) => {
     const { cp, admin, rejections } = suite;
     const ns = await suite.namespace("malformed");
@@ -170,7 +170,7 @@ Deno.test(
       await suite.eventually("the child", async () => (await childValue(ns, "a-c0")) === "start");
       const errors = async () =>
         metricSum(await scrapeOperator(op.port!), "roperator_watch_restarts_total", {
-          reason: "error",
+          reason: "invalid",
         });
       const faults = ["truncated", "unknownType", "notJson"] as const;
       run.runs = faults.length;
@@ -198,7 +198,7 @@ Deno.test(
       for (const pattern of [/ended inside a line/, /unknown event type/, /not JSON/]) {
         assert.match(reported, pattern, "each fault is logged with its cause");
       }
-      run.note = `${await errors()} watch restarts (reason error); injected ${
+      run.note = `${await errors()} watch restarts (reason invalid); injected ${
         JSON.stringify(relay.injected)
       }`;
     } finally {
