@@ -135,6 +135,8 @@ export interface RotationOptions {
 /** Thrown when a certificate or key cannot be made or read. */
 export class CertificateError extends Error {
   /**
+   * Creates the error.
+   *
    * @param message what failed, as "Cannot …: detail"
    * @param options the cause
    */
@@ -348,7 +350,7 @@ async function loadIssuer(ca: CertifiedKey, what: string): Promise<Issuer> {
   if (publicAlgorithm.name === "ECDSA" && publicAlgorithm.namedCurve) {
     params = ecdsa(publicAlgorithm.namedCurve);
   } else if (publicAlgorithm.name.startsWith("RSA")) {
-    params = rsa(0);
+    params = rsa(2048); // the modulus length only matters when generating a key
   } else {
     throw new CertificateError(
       `Cannot create ${what}: the CA's key is ${publicAlgorithm.name}, not ECDSA or RSA`,
