@@ -1,10 +1,20 @@
 /**
- * Certificates for a test control plane, made with the `openssl` command: a serving CA and
- * certificate for kube-apiserver, a client CA and client certificates for users, and the
- * service-account signing key.
+ * Certificates for a test control plane, made in-process (no `openssl` process): a serving CA
+ * and certificate for kube-apiserver, a client CA and client certificates for users, and the
+ * service-account signing key. Each is also written to files, for the control plane's flags and
+ * kubeconfigs.
  *
  * @module
  */
+import {
+  CertificateError,
+  createCertificateAuthority as createCa,
+  generateKeyPair,
+  issueClientCertificate,
+  issueServingCertificate,
+} from "../tls/certificates.ts";
+
+export { CertificateError };
 
 /** A PEM certificate and its PEM private key, with the files they were written to. */
 export interface CertificatePair {
@@ -26,102 +36,56 @@ export interface IssueOptions {
   organizations?: string[];
   /** `serverAuth` for a serving certificate, `clientAuth` for a client certificate. */
   usage: "serverAuth" | "clientAuth";
-  /** DNS names and IP addresses for the subjectAltName of a serving certificate. */
+  /** DNS names for the subjectAltName of a serving certificate. */
   dnsNames?: string[];
-  /** IP addresses for the subjectAltName. */
+  /** IP addresses for the subjectAltName of a serving certificate. */
   ipAddresses?: string[];
   /** Validity in days (default 7). */
   days?: number;
 }
 
-/** Thrown when `openssl` fails or is missing. */
-export class CertificateError extends Error {
-  /**
-   * @param message what failed
-   * @param options the cause
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "CertificateError";
-  }
-}
+const DAY_MS = 86_400_000;
 
-async function openssl(args: string[], cwd: string): Promise<void> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command("openssl", { args, cwd, stdout: "null", stderr: "piped" })
-      .output();
-  } catch (error) {
-    throw new CertificateError(
-      `Cannot run openssl: ${error instanceof Error ? error.message : error} ` +
-        `(install the openssl package)`,
-      { cause: error },
-    );
-  }
-  if (!out.success) {
-    const stderr = new TextDecoder().decode(out.stderr).trim().split("\n").slice(0, 3).join("; ");
-    throw new CertificateError(`Cannot run "openssl ${args[0]}": ${stderr}`);
-  }
-}
-
-function subject(commonName: string, organizations: string[] = []): string {
-  const esc = (s: string) => s.replace(/[\\/=+,]/g, (c) => `\\${c}`);
-  return organizations.map((o) => `/O=${esc(o)}`).join("") + `/CN=${esc(commonName)}`;
-}
-
-async function readPair(dir: string, name: string): Promise<CertificatePair> {
+async function writePair(
+  dir: string,
+  name: string,
+  pair: { certificate: string; key: string },
+): Promise<CertificatePair> {
   const certificatePath = `${dir}/${name}.crt`;
   const keyPath = `${dir}/${name}.key`;
-  return {
-    certificate: await Deno.readTextFile(certificatePath),
-    key: await Deno.readTextFile(keyPath),
-    certificatePath,
-    keyPath,
-  };
+  await Promise.all([
+    Deno.writeTextFile(certificatePath, pair.certificate),
+    Deno.writeTextFile(keyPath, pair.key, { mode: 0o600 }),
+  ]);
+  return { certificate: pair.certificate, key: pair.key, certificatePath, keyPath };
 }
 
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-noenc"];
-
 /**
- * Creates a self-signed certificate authority in `dir` as `<name>.crt` and `<name>.key`.
+ * Creates a self-signed ECDSA P-256 certificate authority, valid 30 days, written to `dir` as
+ * `<name>.crt` and `<name>.key`.
  *
  * @param dir the directory to write to
  * @param name the file base name and common name
  * @returns the CA
+ * @throws {CertificateError} when the CA cannot be made
  */
 export async function createCertificateAuthority(
   dir: string,
   name: string,
 ): Promise<CertificatePair> {
-  await openssl([
-    "req",
-    "-x509",
-    ...EC,
-    "-days",
-    "30",
-    "-subj",
-    subject(name),
-    "-addext",
-    "basicConstraints=critical,CA:TRUE",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.crt`,
-  ], dir);
-  return await readPair(dir, name);
+  const ca = await createCa({ commonName: name, notAfter: new Date(Date.now() + 30 * DAY_MS) });
+  return await writePair(dir, name, ca);
 }
 
-let serial = 0;
-
 /**
- * Issues a certificate signed by `ca`, written to `dir` as `<name>.crt` and `<name>.key`.
+ * Issues an ECDSA P-256 certificate signed by `ca`, written beside the CA's files as
+ * `<name>.crt` and `<name>.key`.
  *
  * @param ca the signing CA
  * @param name the file base name
  * @param options subject, usage and names
  * @returns the certificate and key
+ * @throws {CertificateError} when the certificate cannot be made
  */
 export async function issueCertificate(
   ca: CertificatePair,
@@ -129,48 +93,20 @@ export async function issueCertificate(
   options: IssueOptions,
 ): Promise<CertificatePair> {
   const dir = ca.certificatePath.slice(0, ca.certificatePath.lastIndexOf("/"));
-  const sans = [
-    ...(options.dnsNames ?? []).map((d) => `DNS:${d}`),
-    ...(options.ipAddresses ?? []).map((ip) => `IP:${ip}`),
-  ];
-  const ext = [
-    "basicConstraints=critical,CA:FALSE",
-    "keyUsage=critical,digitalSignature,keyEncipherment",
-    `extendedKeyUsage=${options.usage}`,
-    ...(sans.length ? [`subjectAltName=${sans.join(",")}`] : []),
-  ].join("\n");
-  await Deno.writeTextFile(`${dir}/${name}.ext`, ext + "\n");
-  await openssl([
-    "req",
-    "-new",
-    ...EC,
-    "-subj",
-    subject(options.commonName, options.organizations),
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-  ], dir);
-  serial++;
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    ca.certificatePath,
-    "-CAkey",
-    ca.keyPath,
-    "-set_serial",
-    String(Date.now() * 1000 + serial),
-    "-days",
-    String(options.days ?? 7),
-    "-extfile",
-    `${name}.ext`,
-    "-out",
-    `${name}.crt`,
-  ], dir);
-  return await readPair(dir, name);
+  const notAfter = new Date(Date.now() + (options.days ?? 7) * DAY_MS);
+  const pair = options.usage === "serverAuth"
+    ? await issueServingCertificate(ca, {
+      commonName: options.commonName,
+      dnsNames: options.dnsNames ?? [],
+      ipAddresses: options.ipAddresses ?? [],
+      notAfter,
+    })
+    : await issueClientCertificate(ca, {
+      user: options.commonName,
+      groups: options.organizations ?? [],
+      notAfter,
+    });
+  return await writePair(dir, name, pair);
 }
 
 /** A signing key pair written to files. */
@@ -187,20 +123,15 @@ export interface SigningKeyFiles {
  *
  * @param path the file path without extension
  * @returns the paths
+ * @throws {CertificateError} when the key cannot be made
  */
 export async function createSigningKey(path: string): Promise<SigningKeyFiles> {
-  const dir = path.slice(0, path.lastIndexOf("/"));
   const keyPath = `${path}.key`;
   const publicKeyPath = `${path}.pub`;
-  await openssl([
-    "genpkey",
-    "-algorithm",
-    "EC",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-out",
-    keyPath,
-  ], dir);
-  await openssl(["pkey", "-in", keyPath, "-pubout", "-out", publicKeyPath], dir);
+  const pair = await generateKeyPair("ecdsa-p256");
+  await Promise.all([
+    Deno.writeTextFile(keyPath, pair.privateKey, { mode: 0o600 }),
+    Deno.writeTextFile(publicKeyPath, pair.publicKey),
+  ]);
   return { keyPath, publicKeyPath };
 }
