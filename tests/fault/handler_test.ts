@@ -132,7 +132,10 @@ Deno.test(
         assert.ok(op.metrics.syncs(`${ns}/${name}`, "error") >= 1, `${name} counted as failed`);
         assert.equal(op.metrics.syncs(`${ns}/${name}`, "success"), 0, `${name} never succeeded`);
         const logged = suite.logs.lines.slice(logsBefore).some((line) =>
-          line.includes(` error roperator.controller sync of ${ns}/${name} failed`) &&
+          (line.includes(` error roperator.controller sync of ${ns}/${name} failed`) ||
+            // A child that could not be written is logged on its own line, naming the parent.
+            (line.includes(` error roperator.controller cannot write `) &&
+              line.includes(` of ${ns}/${name}: `))) &&
           cause.test(line)
         );
         assert.ok(logged, `${name}: an error log names the parent and the cause ${cause}`);
