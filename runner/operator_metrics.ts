@@ -7,7 +7,6 @@
  */
 import type { ResourceType } from "../client/resource_type.ts";
 import type { RequestObservation } from "../client/kube_client.ts";
-import type { Informer, RestartReason } from "./informer.ts";
 import { Registry } from "./metrics.ts";
 
 /** The kinds of write the controller makes. */
@@ -20,6 +19,16 @@ export interface OperatorMetricsOptions {
    * remembers; the parent synced least recently is forgotten first. Default 10 000.
    */
   maxTrackedParents?: number;
+}
+
+/** What the cache gauges read of one informer cache. */
+export interface CacheStats {
+  /** The cached type, `apiVersion/kind`. */
+  readonly typeName: string;
+  /** How many objects it holds. */
+  readonly size: number;
+  /** The JSON length of the objects it holds. */
+  readonly bytes: number;
 }
 
 /**
@@ -95,7 +104,7 @@ export class OperatorMetrics {
    *
    * @param informers the informers to report
    */
-  trackInformers(informers: () => Informer[]): void {
+  trackInformers(informers: () => readonly CacheStats[]): void {
     this.registry.gauge("roperator_cached_objects", "Objects in the informer caches, by type.", {
       labelNames: ["type"],
       collect: (gauge) => {
@@ -200,9 +209,9 @@ export class OperatorMetrics {
    * Counts a watch restart.
    *
    * @param type the resource type
-   * @param reason why
+   * @param reason why: `closed`, `expired`, `idle`, `error`, `invalid` or `relist`
    */
-  watchRestart(type: ResourceType, reason: RestartReason): void {
+  watchRestart(type: ResourceType, reason: string): void {
     this.#restarts.inc({ type: `${type.apiVersion}/${type.kind}`, reason });
   }
 
