@@ -3,7 +3,9 @@ import { join } from "node:path";
 import { createAuthenticator } from "./authenticator.ts";
 import { ClientConfigError } from "./config_error.ts";
 import { ExecPluginError } from "./exec_plugin.ts";
-import { fromKubeconfig, type Kubeconfig, parseKubeconfig, readKubeconfigs } from "./kubeconfig.ts";
+import { fromKubeconfig } from "./kubeconfig.ts";
+import { readKubeconfigs } from "./kubeconfig_merge.ts";
+import { type Kubeconfig, parseKubeconfig } from "./kubeconfig_parse.ts";
 import { fromServiceAccount } from "./service_account.ts";
 import {
   CA2_PEM,
