@@ -285,9 +285,8 @@ export type {
   TokenProviderCredentials,
 } from "./client/client_config.ts";
 export { ClientConfigError, type ClientConfigErrorOptions } from "./client/config_error.ts";
+export { fromKubeconfig, type FromKubeconfigOptions } from "./client/kubeconfig.ts";
 export {
-  fromKubeconfig,
-  type FromKubeconfigOptions,
   type Kubeconfig,
   type KubeconfigAuthProvider,
   type KubeconfigCluster,
@@ -300,7 +299,7 @@ export {
   type NamedKubeconfigUser,
   parseKubeconfig,
   type ParseKubeconfigOptions,
-} from "./client/kubeconfig.ts";
+} from "./client/kubeconfig_parse.ts";
 export {
   DEFAULT_SERVICE_ACCOUNT_DIR,
   fromServiceAccount,

@@ -38,6 +38,7 @@ import { explainRules, rbacFor } from "../deploy/rbac.ts";
 import type { Handler } from "../handler/handler.ts";
 import { ClientConfigError } from "../client/config_error.ts";
 import { OperatorFatalError, runOperatorWithClientConfig } from "./run_operator.ts";
+import { messageOf } from "../client/_util.ts";
 
 /** The log levels `--log-level` accepts, lowest first. */
 const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -360,10 +361,6 @@ function writer(file: { writeSync(p: Uint8Array): number }): (text: string) => v
     let written = 0;
     while (written < bytes.length) written += file.writeSync(bytes.subarray(written));
   };
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

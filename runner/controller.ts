@@ -31,6 +31,7 @@ import { type Leadership, LeadershipLostError } from "./leader_election.ts";
 import { traceSync } from "./tracing.ts";
 import { errorShape, isTransient, LogSummary } from "./log_summary.ts";
 import { userFrames, withFrames } from "./error_frames.ts";
+import { messageOf } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "controller"]);
 
@@ -105,10 +106,6 @@ interface ChildFailure {
 
 /** The condition a parent's status gets while some of its children cannot be written. */
 export const CHILDREN_CONDITION = "ChildrenSynced";
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * Whether the write was refused for good until something changes: the API server answered 4xx

@@ -16,6 +16,7 @@ import { getLogger } from "@logtape/logtape";
 import { ApiError, WatchDecodeError } from "../client/errors.ts";
 import type { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
+import { messageOf, sleepOrAbort } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "informer"]);
 
@@ -195,27 +196,11 @@ function hasName(object: KubernetesObject | undefined): boolean {
   return typeof name === "string" && name !== "";
 }
 
-const realSleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-
-const REAL_CLOCK: InformerClock = { now: () => Date.now(), sleep: realSleep };
+const REAL_CLOCK: InformerClock = { now: () => Date.now(), sleep: sleepOrAbort };
 
 /** Why the first list was refused for good, or `undefined` for an error worth waiting out. */
 function refusal(error: unknown): ApiError | undefined {
   return error instanceof ApiError && [401, 403, 404].includes(error.status) ? error : undefined;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

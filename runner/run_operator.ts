@@ -20,6 +20,7 @@ import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { OperatorMetrics } from "./operator_metrics.ts";
 import { PresenceDetector } from "./presence.ts";
 import { TracedKubeClient } from "./tracing.ts";
+import { messageOf } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "runner"]);
 
@@ -76,10 +77,6 @@ export class OperatorFatalError extends Error {
     super(message, options);
     this.name = "OperatorFatalError";
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**

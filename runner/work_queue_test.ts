@@ -5,6 +5,7 @@ import {
   type WorkQueueOptions,
   type WorkResult,
 } from "./work_queue.ts";
+import { sleep } from "../client/_util.ts";
 
 // ── helpers ───────────────────────────────────────────────────────────────────────────────────
 
@@ -22,10 +23,6 @@ function deferred<T = void>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Polls `predicate` every millisecond until it holds, failing after `timeoutMs`. */

@@ -27,6 +27,7 @@ import { diffPaths, isSubset } from "../runner/diff.ts";
 import { type OperatorHandle, startOperator } from "../runner/run_operator.ts";
 import { type ControlPlane, testControlPlane } from "./control_plane.ts";
 import { installCustomResourceDefinitions } from "./crds.ts";
+import { messageOf, sleep } from "../client/_util.ts";
 
 /** The label set on the namespaces a {@linkcode TestKit} creates; its value is `"true"`. */
 export const TEST_NAMESPACE_LABEL = "roperator.dev/test-namespace";
@@ -217,12 +218,6 @@ interface Failure {
   parent: string;
   phase: "sync" | "finalize";
   message: string;
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function randomSuffix(): string {
@@ -558,7 +553,7 @@ export class TestKit implements AsyncDisposable {
       this.#failures.push({
         parent: event.parent,
         phase: event.phase,
-        message: message(event.error),
+        message: messageOf(event.error),
       });
     }
   }
@@ -1041,7 +1036,7 @@ export class TestKit implements AsyncDisposable {
       throw new AggregateError(
         errors,
         `Cannot dispose test kit: ${errors.length} clean-up steps failed: ${
-          errors.map(message).join("; ")
+          errors.map(messageOf).join("; ")
         }`,
       );
     }

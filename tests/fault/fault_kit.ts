@@ -9,6 +9,7 @@
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { ApiError, NetworkError } from "../../client/errors.ts";
 import { KubeClient } from "../../client/kube_client.ts";
+import { sleep } from "../../client/_util.ts";
 import { ResourceClient } from "../../client/resource_client.ts";
 import type { KubernetesObject } from "../../client/resource_type.ts";
 import { k8s } from "../../config/resource_types.ts";
@@ -330,7 +331,7 @@ export async function openSuite(options: OpenSuiteOptions = {}): Promise<FaultSu
           `Timed out after ${timeoutMs} ms waiting for ${what}; the last runtime logs:\n${logs.recent()}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   };
   return {
@@ -389,7 +390,7 @@ export async function createRetrying<T extends KubernetesObject>(
         return await client.get(object.metadata!.name!);
       }
       if (!isTransient(error) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
   }
 }
@@ -421,7 +422,7 @@ export async function retrying<T>(fn: () => Promise<T>, timeoutMs = 120_000): Pr
       return await fn();
     } catch (error) {
       if (!isTransient(error) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
     }
   }
 }
@@ -579,14 +580,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/**
- * Waits.
- *
- * @param ms milliseconds
- * @returns a promise
- */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** Waits `ms` milliseconds (the shared helper, for the fault tests). */
+export { sleep } from "../../client/_util.ts";
 
 export { createObjects } from "../../testkit/service_account.ts";
