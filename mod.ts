@@ -235,9 +235,7 @@ export {
   type LabelValues,
   type Metric,
   type MetricType,
-  parsePrometheusText,
   PROMETHEUS_CONTENT_TYPE,
-  type PrometheusSample,
   Registry,
 } from "./runner/metrics.ts";
 
