@@ -237,7 +237,7 @@ export {
   type MetricType,
   PROMETHEUS_CONTENT_TYPE,
   Registry,
-} from "./runner/metrics.ts";
+} from "./runner/metrics/registry.ts";
 
 // Deployment
 export { explainRules, rbacFor, type RbacOptions } from "./deploy/rbac.ts";

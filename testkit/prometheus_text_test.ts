@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Registry } from "../runner/metrics.ts";
+import { Registry } from "../runner/metrics/registry.ts";
 import { parsePrometheusText, type PrometheusSample } from "./prometheus_text.ts";
 
 Deno.test("parsePrometheusText() round-trips what render() writes", () => {

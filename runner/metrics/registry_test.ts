@@ -8,8 +8,8 @@ import {
   linearBuckets,
   PROMETHEUS_CONTENT_TYPE,
   Registry,
-} from "./metrics.ts";
-import { parsePrometheusText } from "../testkit/prometheus_text.ts";
+} from "./registry.ts";
+import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
 
 Deno.test("Registry.render() writes the text exposition format 0.0.4 (golden)", () => {
   const registry = new Registry();
