@@ -237,7 +237,7 @@ export {
   type MetricType,
   PROMETHEUS_CONTENT_TYPE,
   Registry,
-} from "./runner/metrics/registry.ts";
+} from "./runner/metrics/mod.ts";
 
 // Deployment
 export { explainRules, rbacFor, type RbacOptions } from "./deploy/rbac.ts";

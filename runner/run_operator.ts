@@ -16,7 +16,7 @@ import { Controller } from "./controller.ts";
 import { EventRecorder } from "./events.ts";
 import { InformerPool } from "./informer_pool.ts";
 import { defaultIdentity, LeaderElector, type Leadership } from "./leader_election.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "./metrics/registry.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./metrics/exposition.ts";
 import { OperatorMetrics } from "./operator_metrics.ts";
 import { PresenceDetector } from "./presence.ts";
 import { TracedKubeClient } from "./tracing.ts";

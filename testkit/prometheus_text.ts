@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { LABEL_NAME, METRIC_NAME } from "../runner/metrics/registry.ts";
+import { LABEL_NAME, METRIC_NAME } from "../runner/metrics/names.ts";
 
 /** One sample read by {@linkcode parsePrometheusText}. */
 export interface PrometheusSample {

@@ -1,14 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  Counter,
-  DEFAULT_BUCKETS,
-  exponentialBuckets,
-  Gauge,
-  Histogram,
-  linearBuckets,
-  PROMETHEUS_CONTENT_TYPE,
-  Registry,
-} from "./registry.ts";
+import { Counter } from "./counter.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "./exposition.ts";
+import { Registry } from "./registry.ts";
 import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
 
 Deno.test("Registry.render() writes the text exposition format 0.0.4 (golden)", () => {
@@ -136,123 +129,6 @@ g{k="big"} 1e+21
 g{k="small"} -0.000001
 `,
   );
-});
-
-Deno.test("Histogram: buckets are cumulative and a value on a bound counts in that bucket", () => {
-  const histogram = new Histogram("h", "H.", { buckets: [1, 2, 5] });
-  for (const value of [0, 1, 1.5, 2, 2.0001, 5, 6, -3, Infinity]) histogram.observe(value);
-  const { buckets, sum, count } = histogram.get();
-  // ≤1: 0, 1, -3 │ ≤2: +1.5, 2 │ ≤5: +2.0001, 5 │ +Inf: +6, Infinity
-  assert.deepEqual(buckets, [3, 5, 7, 9]);
-  assert.equal(count, 9);
-  assert.equal(sum, Infinity);
-  const samples = parsePrometheusText(histogram.render());
-  const rendered = samples.filter((s) => s.name === "h_bucket").map((s) => [s.labels.le, s.value]);
-  assert.deepEqual(rendered, [["1", 3], ["2", 5], ["5", 7], ["+Inf", 9]]);
-  for (let i = 1; i < rendered.length; i++) {
-    assert.ok((rendered[i]![1] as number) >= (rendered[i - 1]![1] as number));
-  }
-  assert.throws(() => histogram.observe(Number.NaN), RangeError);
-});
-
-Deno.test("Histogram: default buckets, explicit +Inf, and invalid buckets", () => {
-  assert.deepEqual(new Histogram("d", "D.").buckets, DEFAULT_BUCKETS);
-  assert.deepEqual(new Histogram("e", "E.", { buckets: [1, 2, Infinity] }).buckets, [1, 2]);
-  for (const buckets of [[], [2, 1], [1, 1], [Number.NaN], [1, -Infinity]]) {
-    assert.throws(
-      () => new Histogram("bad", "Bad.", { buckets }),
-      (error: unknown) =>
-        error instanceof RangeError && error.message.startsWith('Cannot create histogram "bad"'),
-      `buckets ${JSON.stringify(buckets)}`,
-    );
-  }
-  assert.throws(
-    () => new Histogram("h", "H.", { labelNames: ["le"] }),
-    /label name "le" is reserved/,
-  );
-  assert.deepEqual(exponentialBuckets(0.001, 2, 4), [0.001, 0.002, 0.004, 0.008]);
-  assert.deepEqual(linearBuckets(1, 0.5, 3), [1, 1.5, 2]);
-  assert.throws(() => exponentialBuckets(0, 2, 3), RangeError);
-  assert.throws(() => exponentialBuckets(1, 1, 3), RangeError);
-  assert.throws(() => linearBuckets(0, 1, 0), RangeError);
-});
-
-Deno.test("Counter: labels are checked, increments must be finite and ≥ 0", () => {
-  const counter = new Counter("c_total", "C.", ["a", "b"]);
-  counter.inc({ a: "1", b: 2 });
-  counter.inc({ b: "2", a: "1" }, 0.5);
-  assert.equal(counter.get({ a: "1", b: "2" }), 1.5);
-  assert.equal(counter.get({ a: "x", b: "y" }), 0);
-  assert.throws(() => counter.inc({ a: "1" }), (error: unknown) =>
-    error instanceof TypeError &&
-    error.message === 'Cannot use metric "c_total": expected labels {a, b}, got {a}');
-  assert.throws(() => counter.inc({ a: "1", b: "2", c: "3" }), TypeError);
-  assert.throws(() => counter.inc(), TypeError);
-  assert.throws(() => counter.inc({ a: "1", b: "2" }, -1), RangeError);
-  assert.throws(() => counter.inc({ a: "1", b: "2" }, Number.NaN), RangeError);
-  assert.throws(() => counter.inc({ a: "1", b: "2" }, Infinity), RangeError);
-  assert.equal(counter.get({ a: "1", b: "2" }), 1.5);
-
-  const plain = new Counter("p_total", "P.");
-  plain.inc();
-  plain.inc(2);
-  plain.inc(undefined, 3);
-  assert.equal(plain.get(), 6);
-  assert.throws(() => plain.inc({ a: "1" }), TypeError);
-  plain.reset();
-  assert.equal(plain.get(), 0);
-  assert.match(plain.render(), /^p_total 0$/m);
-});
-
-Deno.test("Gauge: set, inc, dec and a collect callback run at render time", () => {
-  const gauge = new Gauge("g", "G.");
-  gauge.set(10);
-  gauge.inc();
-  gauge.inc(4);
-  gauge.dec(2);
-  gauge.dec();
-  assert.equal(gauge.get(), 12);
-
-  let depth = 3;
-  let calls = 0;
-  const registry = new Registry();
-  const collected = registry.gauge("queue_depth", "Depth.", {
-    labelNames: ["queue"],
-    collect: (g) => {
-      calls++;
-      g.reset();
-      g.set({ queue: "q" }, depth);
-    },
-  });
-  assert.equal(collected.get({ queue: "q" }), 0, "collect does not run before a render");
-  assert.match(registry.render(), /^queue_depth\{queue="q"\} 3$/m);
-  depth = 9;
-  assert.match(registry.render(), /^queue_depth\{queue="q"\} 9$/m);
-  assert.equal(calls, 2);
-  const labelled = new Gauge("l", "L.", ["x"]);
-  labelled.inc({ x: "a" }, 2);
-  labelled.dec({ x: "a" });
-  labelled.set({ x: "b" }, -4);
-  assert.equal(labelled.get({ x: "a" }), 1);
-  assert.equal(labelled.get({ x: "b" }), -4);
-  assert.equal(labelled.remove({ x: "b" }), true);
-  assert.equal(labelled.remove({ x: "b" }), false);
-});
-
-Deno.test("metric and label names are validated", () => {
-  for (const name of ["", "1abc", "a-b", "a b", "é", "a.b"]) {
-    assert.throws(
-      () => new Counter(name, "x"),
-      (error: unknown) =>
-        error instanceof TypeError && error.message.startsWith("Cannot create metric"),
-      name,
-    );
-  }
-  for (const name of ["abc", "_a", "a:b", ":x", "A_9"]) new Counter(name, "ok");
-  for (const label of ["", "1a", "a-b", "__reserved", "a:b"]) {
-    assert.throws(() => new Gauge("g", "G.", [label]), TypeError, label);
-  }
-  assert.throws(() => new Gauge("g", "G.", ["a", "a"]), /label name "a" is repeated/);
 });
 
 Deno.test("Registry: identical re-registration is shared, clashes throw", () => {
