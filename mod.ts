@@ -173,7 +173,6 @@ export {
   type OperatorGroupHandle,
   type OperatorHandle,
   runOperator,
-  runOperatorWithClientConfig,
   startOperator,
   type StartOperatorOptions,
   startOperators,

@@ -37,7 +37,7 @@ import { manifestsFor, toYaml } from "../deploy/manifests.ts";
 import { explainRules, rbacFor } from "../deploy/rbac.ts";
 import type { Handler } from "../handler/handler.ts";
 import { ClientConfigError } from "../client/config_error.ts";
-import { OperatorFatalError, runOperatorWithClientConfig } from "./run_operator.ts";
+import { OperatorFatalError, runOperator } from "./run_operator.ts";
 
 /** The log levels `--log-level` accepts, lowest first. */
 const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal"] as const;
@@ -424,8 +424,8 @@ async function configureLogging(cli: CliOptions, isTerminal: boolean): Promise<v
  *   returns 0;
  * - otherwise configures LogTape (unless the program did), loads the client config (from
  *   `--kubeconfig`/`--context`, else in-cluster or the default kubeconfig) and runs the operator
- *   until SIGTERM or SIGINT, which exit the process with status 0. A fatal error is logged and
- *   1 returned.
+ *   until SIGTERM or SIGINT, after which it shuts down gracefully and returns 0. A fatal error is
+ *   logged and 1 returned.
  *
  * A usage error prints the message and a hint to `--help` and returns 2; an invalid
  * configuration prints the error and returns 1.
@@ -530,7 +530,8 @@ export async function operatorMain<P extends KubernetesObject = KubernetesObject
     scope: config.namespace === undefined ? "all namespaces" : `namespace ${config.namespace}`,
     level: cli.logLevel,
   });
-  const error = await runOperatorWithClientConfig(config, clientConfig, handler);
+  const error = await runOperator(config, handler, { clientConfig });
+  if (error === undefined) return 0;
   logger.fatal("operator {name} stopped: {message}", {
     name: config.name,
     message: messageOf(error),

@@ -1,6 +1,6 @@
 /**
- * Running an operator: {@linkcode runOperator} and {@linkcode runOperatorWithClientConfig} for
- * programs, {@linkcode startOperator} for embedding and tests.
+ * Running an operator: {@linkcode runOperator} for programs, {@linkcode startOperator} for
+ * embedding and tests.
  *
  * @module
  */
@@ -524,61 +524,48 @@ async function startGroup(
 type ControllerHandler = ConstructorParameters<typeof Controller>[0]["handler"];
 
 /**
- * Runs an operator with an explicit client config until SIGTERM or SIGINT (then it shuts down
- * gracefully and exits 0), or until a fatal error, which the promise resolves with.
- *
- * @param config the operator config
- * @param clientConfig how to reach the API server
- * @param handler the handler
- * @returns a promise that settles only with a fatal error
- */
-export async function runOperatorWithClientConfig<P extends KubernetesObject = KubernetesObject>(
-  config: OperatorConfig,
-  clientConfig: ClientConfig,
-  handler: Handler<P>,
-): Promise<Error> {
-  return await runUntilSignal(config, handler, { clientConfig });
-}
-
-/**
- * Runs an operator: in a pod it uses the service account, elsewhere the kubeconfig. It runs
- * until SIGTERM or SIGINT (then it shuts down gracefully and exits 0), or until a fatal error,
- * which the promise resolves with.
+ * Runs an operator until SIGTERM or SIGINT, or until a fatal error. Without
+ * `options.clientConfig` it loads the client config: in a pod the service account, elsewhere the
+ * kubeconfig. On a signal it shuts down gracefully and resolves with `undefined`; on a fatal
+ * error (it cannot start, or it cannot go on) it stops and resolves with the error. It never
+ * exits the process: the program decides how (`operatorMain` returns the exit status).
  *
  * @example
  * ```ts ignore
  * import { runOperator } from "@roperator/core";
  * const error = await runOperator(config, handler);
- * console.error(error);
- * Deno.exit(1);
+ * if (error !== undefined) {
+ *   console.error(error);
+ *   Deno.exit(1);
+ * }
  * ```
  *
  * @param config the operator config
  * @param handler the handler
- * @returns a promise that settles only with a fatal error
+ * @param options how to reach the API server (`clientConfig`) and how long in-flight syncs may
+ * run on shutdown (`drainTimeoutMs`)
+ * @returns `undefined` after a graceful shutdown on a signal, or the fatal error
  */
 export async function runOperator<P extends KubernetesObject = KubernetesObject>(
   config: OperatorConfig,
   handler: Handler<P>,
-): Promise<Error> {
-  return await runUntilSignal(config, handler, {});
-}
-
-async function runUntilSignal<P extends KubernetesObject>(
-  config: OperatorConfig,
-  handler: Handler<P>,
-  options: StartOperatorOptions,
-): Promise<Error> {
+  options: StartOperatorOptions = {},
+): Promise<Error | undefined> {
   let handle: OperatorHandle;
   try {
     handle = await startOperator(config, handler, options);
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
   }
-  const { promise, resolve } = Promise.withResolvers<Error>();
+  const { promise, resolve } = Promise.withResolvers<Error | undefined>();
+  const removeListeners = () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
   const onSignal = (signal: Deno.Signal) => () => {
     logger.info("received {signal}; shutting down", { signal });
-    handle.stop().then(() => Deno.exit(0), (error) => resolve(error));
+    handle.stop().then(() => resolve(undefined), (error) => resolve(error)).finally(
+      removeListeners,
+    );
   };
   const listeners: Array<[Deno.Signal, () => void]> = [
     ["SIGTERM", onSignal("SIGTERM")],
@@ -588,7 +575,7 @@ async function runUntilSignal<P extends KubernetesObject>(
   handle.failed.then(async (error) => {
     logger.error("{message}; stopping", { message: error.message });
     await handle.stop().catch(() => {});
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    removeListeners();
     resolve(error);
   });
   return await promise;
