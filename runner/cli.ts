@@ -32,8 +32,6 @@ import {
   operatorConfig,
   type OperatorConfigInit,
 } from "../config/operator_config.ts";
-import { manifestsFor, toYaml } from "../deploy/manifests.ts";
-import { explainRules, rbacFor } from "../deploy/rbac.ts";
 import type { Handler } from "../handler/handler.ts";
 import { ClientConfigError } from "../client/config_error.ts";
 import {
@@ -193,6 +191,12 @@ export async function operatorMain<P extends KubernetesObject = KubernetesObject
 
   if (cli.printRbac || cli.printManifests) {
     try {
+      // Manifest generation and YAML output load only for these flags: a running operator does
+      // not carry them.
+      const [{ manifestsFor, toYaml }, { explainRules, rbacFor }] = await Promise.all([
+        import("../deploy/manifests.ts"),
+        import("../deploy/rbac.ts"),
+      ]);
       if (cli.printRbac) {
         stdout(toYaml(rbacFor(config), {
           comments: [`RBAC for the ${config.name} operator. Why each rule is needed:`].concat(

@@ -123,3 +123,45 @@ Deno.test("operatorMain: logs a fatal error as JSON and returns 1 when it cannot
   assert.match(fatal.message, /^operator "demo" cannot start: /);
   assert.match(fatal.message, /nonexistent/);
 });
+
+/**
+ * The modules `entry` loads before it runs: its static imports, recursively, by `deno info`.
+ * Dynamic `import()`s and type-only imports are left out.
+ */
+async function staticGraph(entry: URL): Promise<Set<string>> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const info = JSON.parse(new TextDecoder().decode(stdout)) as {
+    roots: string[];
+    modules: Array<{
+      specifier: string;
+      dependencies?: Array<{ code?: { specifier: string }; isDynamic?: boolean }>;
+    }>;
+  };
+  const modules = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const stack = [...info.roots];
+  while (stack.length > 0) {
+    const specifier = stack.pop()!;
+    if (seen.has(specifier)) continue;
+    seen.add(specifier);
+    for (const dependency of modules.get(specifier)?.dependencies ?? []) {
+      if (dependency.code !== undefined && dependency.isDynamic !== true) {
+        stack.push(dependency.code.specifier);
+      }
+    }
+  }
+  return seen;
+}
+
+Deno.test("operatorMain loads manifest generation (deploy/) only for --print-rbac and --print-manifests", async () => {
+  const root = new URL("../", import.meta.url);
+  const graph = await staticGraph(new URL("runner/cli.ts", root));
+  assert.ok(graph.has(new URL("runner/run_operator.ts", root).href));
+  const deploy = new URL("deploy/", root).href;
+  assert.deepEqual([...graph].filter((specifier) => specifier.startsWith(deploy)), []);
+});
