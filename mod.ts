@@ -173,7 +173,6 @@ export {
   type OperatorGroupHandle,
   type OperatorHandle,
   runOperator,
-  runOperatorWithClientConfig,
   startOperator,
   type StartOperatorOptions,
   startOperators,
@@ -235,11 +234,9 @@ export {
   type LabelValues,
   type Metric,
   type MetricType,
-  parsePrometheusText,
   PROMETHEUS_CONTENT_TYPE,
-  type PrometheusSample,
   Registry,
-} from "./runner/metrics.ts";
+} from "./metrics/mod.ts";
 
 // Deployment
 export { explainRules, rbacFor, type RbacOptions } from "./deploy/rbac.ts";

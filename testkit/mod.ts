@@ -68,6 +68,7 @@ export {
   type WatchFaultServerOptions,
   type WatchFilter,
 } from "./proxy.ts";
+export { parsePrometheusText, type PrometheusSample } from "./prometheus_text.ts";
 export {
   createObjects,
   deployServiceAccount,

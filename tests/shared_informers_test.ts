@@ -12,7 +12,7 @@ import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
 import { LAST_APPLIED_ANNOTATION } from "../runner/informer.ts";
-import { parsePrometheusText } from "../runner/metrics.ts";
+import { parsePrometheusText } from "../testkit/prometheus_text.ts";
 import { startOperator, startOperators } from "../runner/run_operator.ts";
 
 const Parent = resourceType({

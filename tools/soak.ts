@@ -19,7 +19,7 @@ import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { k8s } from "../config/resource_types.ts";
 import { permissionFlags } from "../deploy/permissions.ts";
-import { parsePrometheusText } from "../runner/metrics.ts";
+import { parsePrometheusText } from "../testkit/prometheus_text.ts";
 import { startControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { checkConvergence, isTransient } from "../tests/fault/fault_kit.ts";

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { ResourceClient } from "../../client/resource_client.ts";
 import { k8s } from "../../config/resource_types.ts";
 import { startOperator } from "../../runner/run_operator.ts";
-import { parsePrometheusText } from "../../runner/metrics.ts";
+import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
 import { startFaultProxy } from "../../testkit/proxy.ts";
 import {
   checkConvergence,

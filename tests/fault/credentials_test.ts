@@ -9,7 +9,7 @@ import type { ClientConfig } from "../../client/client_config.ts";
 import { k8s } from "../../config/resource_types.ts";
 import { rbacFor } from "../../deploy/rbac.ts";
 import type { SyncRequest, SyncResponse } from "../../handler/handler.ts";
-import { parsePrometheusText } from "../../runner/metrics.ts";
+import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
 import { startOperator } from "../../runner/run_operator.ts";
 import { startFaultProxy } from "../../testkit/proxy.ts";
 import {

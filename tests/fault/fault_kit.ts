@@ -20,7 +20,7 @@ import {
   operatorConfig,
   type OperatorConfigInit,
 } from "../../config/operator_config.ts";
-import { parsePrometheusText, type PrometheusSample } from "../../runner/metrics.ts";
+import { parsePrometheusText, type PrometheusSample } from "../../testkit/prometheus_text.ts";
 import {
   type ControlPlane,
   type ControlPlaneOptions,

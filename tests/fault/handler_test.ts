@@ -7,7 +7,7 @@ import { ResourceClient } from "../../client/resource_client.ts";
 import type { KubernetesObject } from "../../client/resource_type.ts";
 import { k8s } from "../../config/resource_types.ts";
 import type { SyncRequest, SyncResponse } from "../../handler/handler.ts";
-import { parsePrometheusText } from "../../runner/metrics.ts";
+import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
 import { startOperator } from "../../runner/run_operator.ts";
 import {
   checkConvergence,
