@@ -1,6 +1,6 @@
 /**
  * The soak test: `deno task soak [--minutes 20]` runs the fault operator
- * (`tests/fault/fault_operator.ts`) in a subprocess against a private control plane, creates its
+ * (`tools/fault/fault_operator.ts`) in a subprocess against a private control plane, creates its
  * population of parents, then churns them at a steady rate (create, edit, delete, the population
  * staying near its size) for the given time, and reports the operator
  * process's resident set size (its own `Deno.memoryUsage().rss`) over time. It fails when the RSS
@@ -22,8 +22,9 @@ import { permissionFlags } from "../deploy/permissions.ts";
 import { parsePrometheusText } from "../runner/metrics.ts";
 import { startControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
-import { checkConvergence, isTransient } from "../tests/fault/fault_kit.ts";
-import { FaultParent, type MemorySample } from "../tests/fault/fault_operator.ts";
+import { checkConvergence } from "./fault/convergence.ts";
+import { isTransient } from "./fault/retrying.ts";
+import { FaultParent, type MemorySample } from "./fault/fault_operator.ts";
 
 /** Options of {@linkcode runSoak}. */
 export interface SoakOptions {
@@ -104,7 +105,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = probe.addr.port;
     probe.close();
-    const main = new URL("../tests/fault/fault_operator.ts", import.meta.url).pathname;
+    const main = new URL("./fault/fault_operator.ts", import.meta.url).pathname;
     operator = new Deno.Command(Deno.execPath(), {
       args: [
         "run",

@@ -18,7 +18,7 @@ import {
   openSuite,
   OPERATOR_NAME,
 } from "./fault_kit.ts";
-import { faultConfigInit } from "./fault_operator.ts";
+import { faultConfigInit } from "../../tools/fault/fault_operator.ts";
 import { FaultReport } from "./fault_report.ts";
 
 const report = new FaultReport("tests/fault/sigterm_test.ts");
@@ -39,9 +39,9 @@ function freePort(): number {
   return port;
 }
 
-/** Runs tests/fault/fault_operator.ts as a compiled binary would run, logging JSON at debug. */
+/** Runs tools/fault/fault_operator.ts as a compiled binary would run, logging JSON at debug. */
 function spawnOperator(kubeconfigPath: string, namespace: string, port: number) {
-  const main = new URL("./fault_operator.ts", import.meta.url).pathname;
+  const main = new URL("../../tools/fault/fault_operator.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
