@@ -67,7 +67,7 @@ export {
   WatchFaultServer,
   type WatchFaultServerOptions,
   type WatchFilter,
-} from "./proxy.ts";
+} from "./fault_proxy.ts";
 export {
   createObjects,
   deployServiceAccount,

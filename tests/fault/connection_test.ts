@@ -9,7 +9,7 @@ import { ResourceClient } from "../../client/resource_client.ts";
 import { k8s } from "../../config/resource_types.ts";
 import { OperatorFatalError, startOperator } from "../../runner/run_operator.ts";
 import { createCertificateAuthority, issueCertificate } from "../../testkit/certs.ts";
-import { startFaultProxy, startWatchFaultServer } from "../../testkit/proxy.ts";
+import { startFaultProxy, startWatchFaultServer } from "../../testkit/fault_proxy.ts";
 import {
   checkConvergence,
   type Convergence,

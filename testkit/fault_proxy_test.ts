@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { decodeWatchStream } from "../client/watch.ts";
 import { WatchDecodeError } from "../client/errors.ts";
 import { createCertificateAuthority, issueCertificate } from "./certs.ts";
-import { type FaultProxy, startFaultProxy, startWatchFaultServer } from "./proxy.ts";
+import { type FaultProxy, startFaultProxy, startWatchFaultServer } from "./fault_proxy.ts";
 
 /** A TCP echo server on a free loopback port. */
 function echoServer(): { port: number; close(): Promise<void> } {
