@@ -59,15 +59,17 @@ export {
   FaultProxyError,
   type FaultProxyOptions,
   type ProxyConnectionCounts,
-  type ReleaseOptions,
   type StallOptions,
   startFaultProxy,
+} from "./fault_proxy.ts";
+export {
+  type ReleaseOptions,
   startWatchFaultServer,
   type WatchFault,
   WatchFaultServer,
   type WatchFaultServerOptions,
   type WatchFilter,
-} from "./fault_proxy.ts";
+} from "./watch_fault_server.ts";
 export {
   createObjects,
   deployServiceAccount,
