@@ -37,18 +37,15 @@ export {
   findControlPlaneBinaries,
   KUBERNETES_VERSION,
 } from "./binaries.ts";
+export { TestKit } from "./test_kit.ts";
+export { TEST_NAMESPACE_LABEL, type TestKitOptions } from "./kit_lifecycle.ts";
+export { ResourceAssertionError, type ResourceRef, type WaitOptions } from "./assertions.ts";
 export {
   type BusyParent,
   type ParentFailures,
   ReconcileFailedError,
   ReconcileTimeoutError,
-  ResourceAssertionError,
-  type ResourceRef,
-  TEST_NAMESPACE_LABEL,
-  TestKit,
-  type TestKitOptions,
-  type WaitOptions,
-} from "./test_kit.ts";
+} from "./sync_tracker.ts";
 export {
   type InstallCrdsOptions,
   installCustomResourceDefinitions,
