@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "./crds.ts";
 import { type ControlPlane, testControlPlane } from "./control_plane.ts";
-import {
-  ReconcileFailedError,
-  ReconcileTimeoutError,
-  ResourceAssertionError,
-  TEST_NAMESPACE_LABEL,
-  TestKit,
-} from "./test_kit.ts";
+import { ResourceAssertionError } from "./assertions.ts";
+import { TEST_NAMESPACE_LABEL } from "./kit_lifecycle.ts";
+import { ReconcileFailedError, ReconcileTimeoutError } from "./sync_tracker.ts";
+import { TestKit } from "./test_kit.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, resourceType } from "../client/resource_type.ts";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createNamespace, eventually } from "./helpers.ts";
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
-import { startFaultProxy } from "../testkit/proxy.ts";
+import { startFaultProxy } from "../testkit/fault_proxy.ts";
 import { deployServiceAccount } from "../testkit/service_account.ts";
 import type { ClientConfig } from "../client/client_config.ts";
 import { KubeClient } from "../client/kube_client.ts";

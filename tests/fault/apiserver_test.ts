@@ -6,7 +6,7 @@ import { ResourceClient } from "../../client/resource_client.ts";
 import { k8s } from "../../config/resource_types.ts";
 import { startOperator } from "../../runner/run_operator.ts";
 import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
-import { startFaultProxy } from "../../testkit/proxy.ts";
+import { startFaultProxy } from "../../testkit/fault_proxy.ts";
 import {
   checkConvergence,
   createRetrying,

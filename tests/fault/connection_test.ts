@@ -9,7 +9,8 @@ import { ResourceClient } from "../../client/resource_client.ts";
 import { k8s } from "../../config/resource_types.ts";
 import { OperatorFatalError, startOperator } from "../../runner/run_operator.ts";
 import { createCertificateAuthority, issueCertificate } from "../../testkit/certs.ts";
-import { startFaultProxy, startWatchFaultServer } from "../../testkit/proxy.ts";
+import { startFaultProxy } from "../../testkit/fault_proxy.ts";
+import { startWatchFaultServer } from "../../testkit/watch_fault_server.ts";
 import {
   checkConvergence,
   type Convergence,

@@ -11,7 +11,7 @@ import { rbacFor } from "../../deploy/rbac.ts";
 import type { SyncRequest, SyncResponse } from "../../handler/handler.ts";
 import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
 import { startOperator } from "../../runner/run_operator.ts";
-import { startFaultProxy } from "../../testkit/proxy.ts";
+import { startFaultProxy } from "../../testkit/fault_proxy.ts";
 import {
   checkConvergence,
   createObjects,

@@ -3,7 +3,7 @@
  * run in a subprocess by the SIGTERM test and by `tools/soak.ts`:
  *
  * ```sh
- * deno run <permission flags> tests/fault/fault_operator.ts [--handler-delay-ms N] \
+ * deno run <permission flags> tools/fault/fault_operator.ts [--handler-delay-ms N] \
  *   [--memory-every-ms N] -- <operator flags: --kubeconfig, --namespace, --port, ...>
  * ```
  *
