@@ -247,7 +247,7 @@ function messageOf(error: unknown): string {
 /** Resolves with the message of the first failed sync of the parent. */
 function firstFailure(operator: OperatorHandle, parent: string): Promise<string> {
   return new Promise((resolve) => {
-    const stop = operator.controller.onSync((event) => {
+    const stop = operator.onSync((event) => {
       if (event.parent === parent && event.state === "failed") {
         stop();
         resolve(messageOf(event.error));

@@ -12,7 +12,7 @@ import { loadClientConfig } from "../client/load_client_config.ts";
 import { groupOf, type KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig, ServerConfig } from "../config/operator_config.ts";
 import { type Handler, normalizeHandler } from "../handler/handler.ts";
-import { Controller } from "./controller.ts";
+import { Controller, type SyncEvent } from "./controller.ts";
 import { EventRecorder } from "./events.ts";
 import { InformerPool } from "./informer_pool.ts";
 import { defaultIdentity, LeaderElector, type Leadership } from "./leader_election.ts";
@@ -45,8 +45,15 @@ export interface OperatorHandle extends AsyncDisposable {
   readonly metrics: OperatorMetrics;
   /** The port the HTTP server listens on, when it runs. */
   readonly port: number | undefined;
-  /** The controller, for tests. */
-  readonly controller: Controller;
+  /**
+   * Calls the listener when a sync of a parent starts and when it ends (tests and tooling use it
+   * to wait for syncs or count failures). A listener that throws is reported with `reportError`
+   * and does not disturb the sync.
+   *
+   * @param listener called synchronously with each event
+   * @returns a function that removes the listener
+   */
+  onSync(listener: (event: SyncEvent) => void): () => void;
   /** The leader election, when configured. */
   readonly leadership: Leadership | undefined;
   /**
@@ -291,12 +298,30 @@ export async function startOperator<P extends KubernetesObject = KubernetesObjec
     server: config.server,
   });
   const operator = group.operators[0]!;
-  return {
+  const handle: OperatorHandle = {
     ...operator,
     port: group.port,
     stop: group.stop,
     [Symbol.asyncDispose]: group.stop,
   };
+  controllers.set(handle, controllerOf(operator));
+  return handle;
+}
+
+/** The controller behind each handle, for the library's own tests; not part of the public API. */
+const controllers = new WeakMap<OperatorHandle, Controller>();
+
+/**
+ * The controller behind an operator handle: its informers and queue, for the library's own tests
+ * and the testkit. Not exported by the package's entry points.
+ *
+ * @param handle a handle from `startOperator` or `startOperators`
+ * @returns its controller
+ */
+export function controllerOf(handle: OperatorHandle): Controller {
+  const controller = controllers.get(handle);
+  if (controller === undefined) throw new TypeError("Cannot find the controller: not a handle");
+  return controller;
 }
 
 /** One operator of {@linkcode startOperators}. */
@@ -422,16 +447,20 @@ async function startGroup(
       for (const r of running) logger.info("operator {name} stopped", { name: r.config.name });
     })();
   const port = server ? (server.addr as Deno.NetAddr).port : undefined;
-  const handles: OperatorHandle[] = running.map((r) => ({
-    ready: r.ready,
-    metrics: r.metrics,
-    port,
-    controller: r.controller,
-    leadership: r.elector,
-    failed: r.failed,
-    stop,
-    [Symbol.asyncDispose]: stop,
-  }));
+  const handles: OperatorHandle[] = running.map((r) => {
+    const handle: OperatorHandle = {
+      ready: r.ready,
+      metrics: r.metrics,
+      port,
+      onSync: (listener: (event: SyncEvent) => void) => r.controller.onSync(listener),
+      leadership: r.elector,
+      failed: r.failed,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+    controllers.set(handle, r.controller);
+    return handle;
+  });
   const ready = Promise.all(running.map((r) => r.ready)).then(() => {});
   // Rejected (a refused list, a stop before the first list) and not awaited: no crash.
   ready.catch(() => {});

@@ -19,7 +19,7 @@ import {
 } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
 import type { Handler } from "../handler/handler.ts";
-import { type OperatorHandle, startOperator } from "../runner/run_operator.ts";
+import { controllerOf, type OperatorHandle, startOperator } from "../runner/run_operator.ts";
 import { type ControlPlane, testControlPlane } from "./control_plane.ts";
 import { installCustomResourceDefinitions } from "./crds.ts";
 import type { KitParents } from "./kit_parents.ts";
@@ -264,7 +264,7 @@ export async function waitUntilReady(
   await poll(options.timeoutMs, () => (ready || failure) ? true : undefined);
   if (failure) throw failure.error;
   if (!ready) {
-    const unsynced = operator.controller.informers.filter((i) => !i.synced)
+    const unsynced = controllerOf(operator).informers.filter((i) => !i.synced)
       .map((i) => i.typeName);
     throw new Error(
       `Cannot create test kit: operator "${options.name}" not ready after ${options.timeoutMs} ms ` +

@@ -10,6 +10,7 @@ import type { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig } from "../config/operator_config.ts";
 import type { OperatorHandle } from "../runner/run_operator.ts";
+import { controllerOf } from "../runner/run_operator.ts";
 import {
   describeType,
   ResourceAssertionError,
@@ -119,7 +120,7 @@ export class KitParents {
     const outside = this.#config.namespace !== undefined && namespace !== this.#config.namespace;
     if (outside || this.#config.parentLabelSelector !== undefined) return created;
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
-    const informer = this.#operator.controller.informers[0]!;
+    const informer = controllerOf(this.#operator).informers[0]!;
     const uid = created.metadata?.uid;
     const seen = await poll(
       timeoutMs,

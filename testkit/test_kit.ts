@@ -16,6 +16,7 @@ import type { KubernetesObject, ResourceType } from "../client/resource_type.ts"
 import type { OperatorConfig, OperatorConfigInit } from "../config/operator_config.ts";
 import { type Handler, type SyncRequest, syncRequest } from "../handler/handler.ts";
 import type { OperatorHandle } from "../runner/run_operator.ts";
+import { controllerOf } from "../runner/run_operator.ts";
 import {
   describeType,
   ResourceAssertionError,
@@ -148,7 +149,7 @@ export class TestKit implements AsyncDisposable {
       timeoutMs: parts.timeoutMs,
     });
     this.#syncs = new SyncTracker({
-      queue: parts.operator.controller.queue,
+      queue: controllerOf(parts.operator).queue,
       quietMs: parts.quietMs,
     });
     this.#parents = new KitParents({
@@ -159,7 +160,7 @@ export class TestKit implements AsyncDisposable {
       syncs: this.#syncs,
       timeoutMs: parts.timeoutMs,
     });
-    this.#unsubscribe = parts.operator.controller.onSync((event) => this.#syncs.observe(event));
+    this.#unsubscribe = parts.operator.onSync((event) => this.#syncs.observe(event));
   }
 
   /**
@@ -431,7 +432,7 @@ export class TestKit implements AsyncDisposable {
   getParentState(name: string, options: { namespace?: string } = {}): SyncRequest {
     const type = this.config.parent;
     const namespace = type.namespaced ? this.#assertions.namespaceOr(options.namespace) : undefined;
-    const [parents, ...children] = this.operator.controller.informers;
+    const [parents, ...children] = controllerOf(this.operator).informers;
     const parent = parents!.get(name, namespace);
     if (!parent) {
       const label = this.#assertions.label(type, name, namespace);

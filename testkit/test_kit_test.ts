@@ -11,6 +11,7 @@ import { type KubernetesObject, resourceType } from "../client/resource_type.ts"
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
+import { controllerOf } from "../runner/run_operator.ts";
 
 const KitParent = resourceType({
   apiVersion: "kit.roperator.dev/v1",
@@ -253,7 +254,7 @@ Deno.test("dispose removes the namespace, the parents and the finalizers, and st
 
   await kit.dispose();
   await kit.dispose(); // twice is fine
-  assert.ok(kit.operator.controller.queue.isShuttingDown);
+  assert.ok(controllerOf(kit.operator).queue.isShuttingDown);
   await assert.rejects(kit.reconcile(), /Cannot reconcile: the test kit is disposed/);
 
   const ns = await new ResourceClient(admin, k8s.core.v1.Namespace).find(namespace);

@@ -10,7 +10,7 @@ import { k8s } from "../../config/resource_types.ts";
 import { rbacFor } from "../../deploy/rbac.ts";
 import type { SyncRequest, SyncResponse } from "../../handler/handler.ts";
 import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
-import { startOperator } from "../../runner/run_operator.ts";
+import { controllerOf, startOperator } from "../../runner/run_operator.ts";
 import { startFaultProxy } from "../../testkit/fault_proxy.ts";
 import {
   checkConvergence,
@@ -187,7 +187,7 @@ Deno.test(
         paused = true;
         await sleep(300);
         await suite.eventually("the operator to be idle", () => {
-          const { queue } = op.controller;
+          const { queue } = controllerOf(op);
           return queue.running === 0 && queue.depth === 0;
         });
         proxy.cut();
