@@ -191,18 +191,20 @@ export {
   type SyncErrorOptions,
   type SyncEvent,
 } from "./runner/controller.ts";
+export { Informer } from "./runner/informer.ts";
 export {
-  Informer,
   type InformerChange,
   type InformerClock,
   type InformerOptions,
-  InformerSyncError,
+  type RestartReason,
+} from "./runner/informer_options.ts";
+export { InformerSyncError } from "./runner/informer_errors.ts";
+export {
   LAST_APPLIED_ANNOTATION,
   objectKey,
   pruneCachedObject,
   pruneManagedFields,
-  type RestartReason,
-} from "./runner/informer.ts";
+} from "./runner/cache_object.ts";
 export {
   type InformerHandle,
   InformerPool,

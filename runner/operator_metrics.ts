@@ -7,7 +7,8 @@
  */
 import type { ResourceType } from "../client/resource_type.ts";
 import type { RequestObservation } from "../client/kube_client.ts";
-import type { Informer, RestartReason } from "./informer.ts";
+import type { Informer } from "./informer.ts";
+import type { RestartReason } from "./informer_options.ts";
 import { Registry } from "./metrics.ts";
 
 /** The kinds of write the controller makes. */
