@@ -184,13 +184,8 @@ export {
   type OperatorMetricsOptions,
   type WriteKind,
 } from "./runner/operator_metrics.ts";
-export {
-  Controller,
-  type ControllerOptions,
-  SyncError,
-  type SyncErrorOptions,
-  type SyncEvent,
-} from "./runner/controller.ts";
+export { Controller, type ControllerOptions, type SyncEvent } from "./runner/controller.ts";
+export { SyncError, type SyncErrorOptions } from "./runner/sync_error.ts";
 export { Informer } from "./runner/informer.ts";
 export {
   type InformerChange,
