@@ -215,14 +215,14 @@ export {
 } from "./runner/leader_election.ts";
 export { type EventInit, EventRecorder, type EventRecorderOptions } from "./runner/events.ts";
 export { TRACER_NAME } from "./runner/tracing.ts";
+export { WorkQueue } from "./runner/work_queue.ts";
 export {
-  WorkQueue,
   type WorkQueueObserver,
   type WorkQueueOptions,
   type WorkQueueShutdownOptions,
   type WorkQueueShutdownResult,
   type WorkResult,
-} from "./runner/work_queue.ts";
+} from "./runner/work_queue_options.ts";
 export {
   Counter,
   Gauge,

@@ -11,7 +11,7 @@ import { ApiError } from "../../client/errors.ts";
 import type { KubernetesObject } from "../../client/resource_type.ts";
 import type { FinalizeResponse } from "../../handler/handler.ts";
 import { SyncError } from "../sync_error.ts";
-import type { WorkResult } from "../work_queue.ts";
+import type { WorkResult } from "../work_queue_options.ts";
 import {
   childrenOf,
   eventsOf,
