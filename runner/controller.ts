@@ -16,6 +16,7 @@ import type { CacheTransform, OperatorConfig } from "../config/operator_config.t
 import type { HandlerObject, SyncResponse } from "../handler/handler.ts";
 import { KeyedBackoff } from "../handler/backoff.ts";
 import type { Informer } from "./informer.ts";
+import type { InformerChange } from "./informer_options.ts";
 import { objectKey, pruneCachedObject } from "./cache_object.ts";
 import { parentUidOf } from "./ownership.ts";
 import { type InformerHandle, InformerPool } from "./informer_pool.ts";
@@ -162,23 +163,7 @@ export class Controller {
       ...(config.parentLabelSelector ? { labelSelector: config.parentLabelSelector } : {}),
       ...(parentTransform ? { transform: parentTransform } : {}),
     }, {
-      onChange: (change) => {
-        const key = objectKey(change.object);
-        const uid = change.object.metadata?.uid;
-        if (change.type === "deleted") {
-          if (uid) this.#uidToKey.delete(uid);
-          for (const [id, parents] of this.#blocked) {
-            if (parents.delete(key) && parents.size === 0) this.#blocked.delete(id);
-          }
-          this.#queue.forget(key);
-          this.#backoff.delete(key);
-          this.#metrics.forgetParent(key);
-          this.#events?.forget(change.object);
-          return;
-        }
-        if (uid) this.#uidToKey.set(uid, key);
-        this.#enqueue(key);
-      },
+      onChange: (change) => this.#onParentChange(change),
       onRestart: (reason) => this.#metrics.watchRestart(config.parent, reason),
     });
     this.#parents = this.#parentHandle.informer;
@@ -193,24 +178,7 @@ export class Controller {
         indexLabel: config.trackingLabel,
         ...(transform ? { transform } : {}),
       }, {
-        onChange: (change) => {
-          // The parent it belongs to now, and the one it belonged to before (a tampered owner
-          // reference or label moves it).
-          for (const object of [change.object, change.previous]) {
-            if (object === undefined) continue;
-            const uid = parentUidOf(object, config.trackingLabel);
-            const key = uid === undefined ? undefined : this.#uidToKey.get(uid);
-            if (key !== undefined) this.#enqueue(key);
-          }
-          // Parents that wait for an object of this name to go (a child of an earlier parent
-          // of the same name, or another parent's) try again at once.
-          const id = `${typeKey(child.type)}/${objectKey(change.object)}`;
-          const blocked = this.#blocked.get(id);
-          if (blocked !== undefined) {
-            this.#blocked.delete(id);
-            for (const key of blocked) this.#enqueue(key);
-          }
-        },
+        onChange: (change) => this.#onChildChange(child.type, change),
         onRestart: (reason) => this.#metrics.watchRestart(child.type, reason),
       });
       this.#children.set(typeKey(child.type), {
@@ -260,6 +228,45 @@ export class Controller {
   /** The work queue, for tests and metrics. */
   get queue(): WorkQueue {
     return this.#queue;
+  }
+
+  /** A parent changed: queue it, or forget everything about it once it is gone. */
+  #onParentChange(change: InformerChange<KubernetesObject>): void {
+    const key = objectKey(change.object);
+    const uid = change.object.metadata?.uid;
+    if (change.type === "deleted") {
+      if (uid) this.#uidToKey.delete(uid);
+      for (const [id, parents] of this.#blocked) {
+        if (parents.delete(key) && parents.size === 0) this.#blocked.delete(id);
+      }
+      this.#queue.forget(key);
+      this.#backoff.delete(key);
+      this.#metrics.forgetParent(key);
+      this.#events?.forget(change.object);
+      return;
+    }
+    if (uid) this.#uidToKey.set(uid, key);
+    this.#enqueue(key);
+  }
+
+  /** A child changed: queue its parents, and the parents that wait for its name. */
+  #onChildChange(type: ResourceType, change: InformerChange<KubernetesObject>): void {
+    // The parent it belongs to now, and the one it belonged to before (a tampered owner
+    // reference or label moves it).
+    for (const object of [change.object, change.previous]) {
+      if (object === undefined) continue;
+      const uid = parentUidOf(object, this.#config.trackingLabel);
+      const key = uid === undefined ? undefined : this.#uidToKey.get(uid);
+      if (key !== undefined) this.#enqueue(key);
+    }
+    // Parents that wait for an object of this name to go (a child of an earlier parent
+    // of the same name, or another parent's) try again at once.
+    const id = `${typeKey(type)}/${objectKey(change.object)}`;
+    const blocked = this.#blocked.get(id);
+    if (blocked !== undefined) {
+      this.#blocked.delete(id);
+      for (const key of blocked) this.#enqueue(key);
+    }
   }
 
   #enqueue(key: string): void {
