@@ -18,6 +18,7 @@ import type { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import { compareRv, hasName, objectKey, pruneCachedObject, rvOf } from "./cache_object.ts";
 import { InformerSyncError, refusal, ShortWatchError } from "./informer_errors.ts";
+import { WatchHealth } from "./watch_health.ts";
 import {
   type InformerChange,
   type InformerClock,
@@ -70,14 +71,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   /** Why `waitForSync()` rejects now: a refused first list, or a stop before it. */
   #syncError: InformerSyncError | undefined;
   #restarts = 0;
-  /** Since when list or watch have failed without a working watch in between. */
-  #failingSince: number | undefined;
-  #lastError: string | undefined;
-  /** Whether the last failure was an idle deadline (an open watch then proves nothing). */
-  #lastFailureIdle = false;
-  /** When the open watch was asked for; `undefined` when no watch is open. */
-  #watchOpenedAt: number | undefined;
-  #watchEvents = 0;
+  /** Whether the watch works now, for readiness. */
+  readonly #health: WatchHealth;
+  /** List or watch failures in a row, for the backoff; an event of a watch resets it. */
+  #failures = 0;
 
   /**
    * Creates an informer; nothing is listed until `run()`.
@@ -89,6 +86,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#client = client;
     this.#options = options;
     this.#clock = options.clock ?? REAL_CLOCK;
+    this.#health = new WatchHealth(this.#clock, options.shortWatchMs ?? 1_000);
   }
 
   /** The resource type's `apiVersion/kind`. */
@@ -152,33 +150,12 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
    * @returns one line that names the type and the last error, or `undefined`
    */
   notReadyReason(graceMs: number): string | undefined {
-    const error = this.#lastError ? `: ${this.#lastError}` : "";
+    const lastError = this.#health.lastError;
+    const error = lastError ? `: ${lastError}` : "";
     if (!this.#synced) return `${this.typeName}: cache not synced${error}`;
-    if (this.#failingSince === undefined || this.#watchConnected()) return undefined;
-    const failingMs = this.#clock.now() - this.#failingSince;
-    if (failingMs < graceMs) return undefined;
+    const failingMs = this.#health.failingMs();
+    if (failingMs === undefined || failingMs < graceMs) return undefined;
     return `${this.typeName}: watch failing for ${Math.round(failingMs / 1000)} s${error}`;
-  }
-
-  /** Whether the open watch works: it sent an event, or has lasted longer than a short watch. */
-  #watchConnected(): boolean {
-    if (this.#watchOpenedAt === undefined) return false;
-    if (this.#watchEvents > 0) return true;
-    // After an idle deadline, a watch that is open proves nothing until it sends something.
-    return !this.#lastFailureIdle &&
-      this.#clock.now() - this.#watchOpenedAt >= (this.#options.shortWatchMs ?? 1_000);
-  }
-
-  #failed(error: unknown, idle = false): void {
-    this.#failingSince ??= this.#clock.now();
-    this.#lastError = messageOf(error);
-    this.#lastFailureIdle = idle;
-  }
-
-  #working(): void {
-    this.#failingSince = undefined;
-    this.#lastError = undefined;
-    this.#lastFailureIdle = false;
   }
 
   /**
@@ -394,7 +371,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     try {
       await this.#loop(signal);
     } finally {
-      this.#watchOpenedAt = undefined;
+      this.#health.closed();
       if (!this.#synced) {
         this.#settleSync(
           new InformerSyncError(this.typeName, "the informer stopped before its first list"),
@@ -405,107 +382,21 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   async #loop(signal: AbortSignal): Promise<void> {
     const clock = this.#clock;
-    let failures = 0;
+    this.#failures = 0;
     let lastList = 0;
-    const relistPeriod = this.#options.relistPeriodMs ?? 600_000;
     while (!signal.aborted) {
       try {
         if (this.#resourceVersion === undefined) {
-          try {
-            await this.#relist(signal);
-          } catch (error) {
-            const refused = refusal(error);
-            if (refused && !this.#synced && !signal.aborted) {
-              this.#settleSync(
-                new InformerSyncError(
-                  this.typeName,
-                  `listing it was refused with ${refused.status} ${refused.reason}: ${
-                    refused.body?.message ?? refused.message
-                  }`,
-                  { status: refused.status, cause: error },
-                ),
-              );
-            }
-            throw error;
-          }
+          await this.#firstOrRelist(signal);
           lastList = clock.now();
           logger.debug("listed {type}: {count} objects", { type: this.typeName, count: this.size });
         }
-        const baseTimeout = this.#options.watchTimeoutSeconds ?? 290;
-        const timeoutSeconds = Math.max(1, Math.round(baseTimeout * (0.9 + Math.random() * 0.2)));
-        // A watch asked to last very little may end soon without an event and still be fine.
-        const shortWatchMs = Math.min(this.#options.shortWatchMs ?? 1_000, timeoutSeconds * 500);
-        let expired = false;
-        const openedAt = clock.now();
-        this.#watchOpenedAt = openedAt;
-        this.#watchEvents = 0;
-        for await (
-          const event of this.#client.watch({
-            resourceVersion: this.#resourceVersion!,
-            ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
-            allowWatchBookmarks: true,
-            timeoutSeconds,
-            idleTimeoutMs: this.#options.idleTimeoutMs ?? 70_000,
-            signal,
-          })
-        ) {
-          failures = 0;
-          this.#watchEvents++;
-          // Any event but an ERROR proves the watch works.
-          if (event.type !== "ERROR" && this.#failingSince !== undefined) this.#working();
-          if (event.type === "ERROR") {
-            if (event.object.code === 410) {
-              expired = true;
-              break;
-            }
-            throw new ApiError(
-              { method: "WATCH", path: this.typeName },
-              event.object.code ?? 500,
-              event.object,
-            );
-          }
-          const rv = event.object.metadata?.resourceVersion;
-          if (event.type === "BOOKMARK") {
-            if (rv) this.#resourceVersion = rv;
-            this.#advance(rv);
-            continue;
-          }
-          if (!hasName(event.object)) {
-            // Never stored (its key would be "undefined"); the stream is suspect: relist.
-            throw new WatchDecodeError(
-              this.typeName,
-              `the ${event.type} object has no metadata.name`,
-            );
-          }
-          const object = this.#transform(event.object);
-          if (event.type === "DELETED") this.#delete(object);
-          else this.#upsert(object);
-          if (rv) this.#resourceVersion = rv;
-          this.#advance(rv);
-        }
-        this.#watchOpenedAt = undefined;
+        const watch = await this.#watch(signal);
+        this.#health.closed();
         if (signal.aborted) break;
-        const lasted = clock.now() - openedAt;
-        if (this.#watchEvents === 0 && !expired && lasted < shortWatchMs) {
-          throw new ShortWatchError(this.typeName, lasted);
-        }
-        if (this.#watchEvents === 0 && !this.#lastFailureIdle) this.#working();
-        if (expired) {
-          logger.info("watch of {type} expired (410); relisting", { type: this.typeName });
-          this.#resourceVersion = undefined;
-          this.#restarted("expired");
-        } else if (relistPeriod > 0 && clock.now() - lastList >= relistPeriod) {
-          this.#resourceVersion = undefined;
-          this.#restarted("relist");
-        } else {
-          logger.debug("watch of {type} closed by the server; resuming at {rv}", {
-            type: this.typeName,
-            rv: this.#resourceVersion,
-          });
-          this.#restarted("closed");
-        }
+        this.#watchEnded(watch, lastList);
       } catch (error) {
-        this.#watchOpenedAt = undefined;
+        this.#health.closed();
         if (signal.aborted) break;
         if (error instanceof ApiError && error.isGone) {
           logger.info("resourceVersion of {type} expired (410); relisting", {
@@ -515,26 +406,137 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           this.#restarted("expired");
           continue;
         }
-        failures++;
-        const idle = error instanceof Error && error.name === "WatchIdleTimeoutError";
-        // WatchDecodeError (a SyntaxError) and its subclasses: an event that cannot be decoded
-        // or stored. The stream position is unknown: relist.
-        const invalid = error instanceof WatchDecodeError || error instanceof SyntaxError;
-        const reason: RestartReason = idle ? "idle" : invalid ? "invalid" : "error";
-        this.#failed(error, idle);
-        const delay = Math.round(
-          Math.min(30_000, 800 * 2 ** Math.min(failures - 1, 6)) * (0.5 + Math.random() * 0.5),
-        );
-        logger.warn("watch of {type} failed ({reason}): {error}; restarting in {delay} ms", {
-          type: this.typeName,
-          reason,
-          error: messageOf(error),
-          delay,
-        });
-        this.#restarted(reason, error);
-        if (invalid) this.#resourceVersion = undefined;
-        await clock.sleep(idle ? 0 : delay, signal);
+        this.#failures++;
+        await this.#backOff(error, signal);
       }
     }
+  }
+
+  /** Relists; a first list refused for good (401, 403, 404) rejects `waitForSync()`. */
+  async #firstOrRelist(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#relist(signal);
+    } catch (error) {
+      const refused = refusal(error);
+      if (refused && !this.#synced && !signal.aborted) {
+        this.#settleSync(
+          new InformerSyncError(
+            this.typeName,
+            `listing it was refused with ${refused.status} ${refused.reason}: ${
+              refused.body?.message ?? refused.message
+            }`,
+            { status: refused.status, cause: error },
+          ),
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Watches from the last resourceVersion until the watch ends, applying each event to the cache.
+   *
+   * @returns how the watch went: whether it expired (410), when it opened, and below which
+   * duration an end without an event counts as an error
+   */
+  async #watch(
+    signal: AbortSignal,
+  ): Promise<{ expired: boolean; openedAt: number; shortWatchMs: number }> {
+    const baseTimeout = this.#options.watchTimeoutSeconds ?? 290;
+    const timeoutSeconds = Math.max(1, Math.round(baseTimeout * (0.9 + Math.random() * 0.2)));
+    // A watch asked to last very little may end soon without an event and still be fine.
+    const shortWatchMs = Math.min(this.#options.shortWatchMs ?? 1_000, timeoutSeconds * 500);
+    const openedAt = this.#clock.now();
+    this.#health.opened(openedAt);
+    for await (
+      const event of this.#client.watch({
+        resourceVersion: this.#resourceVersion!,
+        ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+        idleTimeoutMs: this.#options.idleTimeoutMs ?? 70_000,
+        signal,
+      })
+    ) {
+      this.#failures = 0;
+      this.#health.event();
+      // Any event but an ERROR proves the watch works.
+      if (event.type !== "ERROR" && this.#health.failing) this.#health.working();
+      if (event.type === "ERROR") {
+        if (event.object.code === 410) return { expired: true, openedAt, shortWatchMs };
+        throw new ApiError(
+          { method: "WATCH", path: this.typeName },
+          event.object.code ?? 500,
+          event.object,
+        );
+      }
+      const rv = event.object.metadata?.resourceVersion;
+      if (event.type === "BOOKMARK") {
+        if (rv) this.#resourceVersion = rv;
+        this.#advance(rv);
+        continue;
+      }
+      if (!hasName(event.object)) {
+        // Never stored (its key would be "undefined"); the stream is suspect: relist.
+        throw new WatchDecodeError(this.typeName, `the ${event.type} object has no metadata.name`);
+      }
+      const object = this.#transform(event.object);
+      if (event.type === "DELETED") this.#delete(object);
+      else this.#upsert(object);
+      if (rv) this.#resourceVersion = rv;
+      this.#advance(rv);
+    }
+    return { expired: false, openedAt, shortWatchMs };
+  }
+
+  /** A watch ended without an error: relist (expired, or the relist period is over) or resume. */
+  #watchEnded(
+    watch: { expired: boolean; openedAt: number; shortWatchMs: number },
+    lastList: number,
+  ): void {
+    const clock = this.#clock;
+    const { expired } = watch;
+    const relistPeriod = this.#options.relistPeriodMs ?? 600_000;
+    const lasted = clock.now() - watch.openedAt;
+    if (this.#health.events === 0 && !expired && lasted < watch.shortWatchMs) {
+      throw new ShortWatchError(this.typeName, lasted);
+    }
+    if (this.#health.events === 0 && !this.#health.lastFailureIdle) this.#health.working();
+    if (expired) {
+      logger.info("watch of {type} expired (410); relisting", { type: this.typeName });
+      this.#resourceVersion = undefined;
+      this.#restarted("expired");
+    } else if (relistPeriod > 0 && clock.now() - lastList >= relistPeriod) {
+      this.#resourceVersion = undefined;
+      this.#restarted("relist");
+    } else {
+      logger.debug("watch of {type} closed by the server; resuming at {rv}", {
+        type: this.typeName,
+        rv: this.#resourceVersion,
+      });
+      this.#restarted("closed");
+    }
+  }
+
+  /** List or watch failed: records it, logs it and waits with backoff before the next try. */
+  async #backOff(error: unknown, signal: AbortSignal): Promise<void> {
+    const idle = error instanceof Error && error.name === "WatchIdleTimeoutError";
+    // WatchDecodeError (a SyntaxError) and its subclasses: an event that cannot be decoded
+    // or stored. The stream position is unknown: relist.
+    const invalid = error instanceof WatchDecodeError || error instanceof SyntaxError;
+    const reason: RestartReason = idle ? "idle" : invalid ? "invalid" : "error";
+    this.#health.failed(messageOf(error), idle);
+    const delay = Math.round(
+      Math.min(30_000, 800 * 2 ** Math.min(this.#failures - 1, 6)) * (0.5 + Math.random() * 0.5),
+    );
+    logger.warn("watch of {type} failed ({reason}): {error}; restarting in {delay} ms", {
+      type: this.typeName,
+      reason,
+      error: messageOf(error),
+      delay,
+    });
+    this.#restarted(reason, error);
+    if (invalid) this.#resourceVersion = undefined;
+    await this.#clock.sleep(idle ? 0 : delay, signal);
   }
 }
