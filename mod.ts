@@ -183,25 +183,22 @@ export {
   type OperatorMetricsOptions,
   type WriteKind,
 } from "./runner/operator_metrics.ts";
+export { Controller, type ControllerOptions, type SyncEvent } from "./runner/controller.ts";
+export { SyncError, type SyncErrorOptions } from "./runner/sync_error.ts";
+export { Informer } from "./runner/informer.ts";
 export {
-  Controller,
-  type ControllerOptions,
-  SyncError,
-  type SyncErrorOptions,
-  type SyncEvent,
-} from "./runner/controller.ts";
-export {
-  Informer,
   type InformerChange,
   type InformerClock,
   type InformerOptions,
-  InformerSyncError,
+  type RestartReason,
+} from "./runner/informer_options.ts";
+export { InformerSyncError } from "./runner/informer_errors.ts";
+export {
   LAST_APPLIED_ANNOTATION,
   objectKey,
   pruneCachedObject,
   pruneManagedFields,
-  type RestartReason,
-} from "./runner/informer.ts";
+} from "./runner/cache_object.ts";
 export {
   type InformerHandle,
   InformerPool,
@@ -217,14 +214,14 @@ export {
 } from "./runner/leader_election.ts";
 export { type EventInit, EventRecorder, type EventRecorderOptions } from "./runner/events.ts";
 export { TRACER_NAME } from "./runner/tracing.ts";
+export { WorkQueue } from "./runner/work_queue.ts";
 export {
-  WorkQueue,
   type WorkQueueObserver,
   type WorkQueueOptions,
   type WorkQueueShutdownOptions,
   type WorkQueueShutdownResult,
   type WorkResult,
-} from "./runner/work_queue.ts";
+} from "./runner/work_queue_options.ts";
 export {
   Counter,
   Gauge,

@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  WorkQueue,
-  type WorkQueueObserver,
-  type WorkQueueOptions,
-  type WorkResult,
-} from "./work_queue.ts";
+import { WorkQueue } from "./work_queue.ts";
+import type { WorkQueueObserver, WorkQueueOptions, WorkResult } from "./work_queue_options.ts";
 import { sleep } from "../client/_util.ts";
 
 // ── helpers ───────────────────────────────────────────────────────────────────────────────────

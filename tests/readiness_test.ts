@@ -14,7 +14,7 @@ import { type KubernetesObject, resourceType } from "../client/resource_type.ts"
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import { rbacFor } from "../deploy/rbac.ts";
-import { InformerSyncError } from "../runner/informer.ts";
+import { InformerSyncError } from "../runner/informer_errors.ts";
 import { controllerOf, startOperator } from "../runner/run_operator.ts";
 
 const Parent = resourceType({

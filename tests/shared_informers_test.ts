@@ -11,7 +11,7 @@ import { type KubernetesObject, resourceType } from "../client/resource_type.ts"
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
-import { LAST_APPLIED_ANNOTATION } from "../runner/informer.ts";
+import { LAST_APPLIED_ANNOTATION } from "../runner/cache_object.ts";
 import { parsePrometheusText } from "../testkit/prometheus_text.ts";
 import { controllerOf, startOperator, startOperators } from "../runner/run_operator.ts";
 
