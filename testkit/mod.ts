@@ -73,3 +73,4 @@ export {
   deployServiceAccount,
   type ServiceAccountAccess,
 } from "./service_account.ts";
+export { syncRequest, type SyncRequestOptions } from "../handler/handler.ts";
