@@ -31,12 +31,22 @@ export {
   type ControlPlaneBinaries,
   ControlPlaneBinariesNotFoundError,
   type ControlPlaneBinary,
+  ControlPlaneDownloadError,
+  DEFAULT_ENVTEST_INDEX_URL,
   defaultBinaryCacheDir,
+  downloadEnvtestBinaries,
+  type DownloadEnvtestOptions,
+  type DownloadFailure,
+  type EnsureBinariesOptions,
+  ensureControlPlaneBinaries,
+  ENVTEST_INDEX_URL_ENV,
   ETCD_VERSION,
   type FindBinariesOptions,
   findControlPlaneBinaries,
   KUBERNETES_VERSION,
+  WITHOUT_CONTROLLER_MANAGER,
 } from "./binaries.ts";
+export { buildControlPlaneBinaries, GoBuildError, type GoBuildOptions } from "./go_build.ts";
 export {
   type BusyParent,
   type ParentFailures,
