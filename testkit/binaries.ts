@@ -254,46 +254,62 @@ export async function ensureControlPlaneBinaries(
   const missing = () => need.filter((b) => found[b] === undefined) as ControlPlaneBinary[];
   const attempts: string[] = [];
 
-  const envIndex = Deno.env.get(ENVTEST_INDEX_URL_ENV);
-  const indexUrl = options.envtestIndexUrl ??
-    (envIndex === "off" ? false : envIndex || DEFAULT_ENVTEST_INDEX_URL);
-  if (indexUrl !== false && missing().some((b) => b !== "kube-controller-manager")) {
-    try {
-      await downloadEnvtestBinaries({
-        indexUrl,
-        cacheDir,
-        version: options.envtestVersion ?? KUBERNETES_VERSION,
-        log,
-      });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      log(message);
-      attempts.push(message);
-    }
+  if (missing().length > 0 && (options.envtestIndexUrl !== false || options.go !== false)) {
+    // One provider at a time per cache (parallel test files all start a control plane): the
+    // others wait on the lock and then find what the first one downloaded or built.
+    const parent = cacheDir.replace(/\/+[^/]*\/*$/, "") || "/";
+    await Deno.mkdir(parent, { recursive: true });
+    using lock = await Deno.open(`${cacheDir.replace(/\/+$/, "")}.lock`, {
+      create: true,
+      write: true,
+    });
+    await lock.lock(true);
     found = lookup();
+    if (missing().length > 0) await provide();
   }
 
-  const toBuild = missing();
-  if (toBuild.length > 0 && options.go !== false) {
-    const go = options.go ?? "go";
-    if (await hasGo(go)) {
-      await Deno.mkdir(cacheDir, { recursive: true });
-      const staging = await Deno.makeTempDir({ dir: cacheDir, prefix: ".build-" });
+  async function provide(): Promise<void> {
+    const envIndex = Deno.env.get(ENVTEST_INDEX_URL_ENV);
+    const indexUrl = options.envtestIndexUrl ??
+      (envIndex === "off" ? false : envIndex || DEFAULT_ENVTEST_INDEX_URL);
+    if (indexUrl !== false && missing().some((b) => b !== "kube-controller-manager")) {
       try {
-        await buildControlPlaneBinaries(toBuild, { outDir: staging, go, log });
-        for (const binary of toBuild) {
-          await Deno.rename(`${staging}/${binary}`, `${cacheDir}/${binary}`);
-        }
+        await downloadEnvtestBinaries({
+          indexUrl,
+          cacheDir,
+          version: options.envtestVersion ?? KUBERNETES_VERSION,
+          log,
+        });
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         log(message);
         attempts.push(message);
-      } finally {
-        await Deno.remove(staging, { recursive: true }).catch(() => {});
       }
       found = lookup();
-    } else {
-      attempts.push(`no "${go}" command to build ${toBuild.join(", ")} with`);
+    }
+
+    const toBuild = missing();
+    if (toBuild.length > 0 && options.go !== false) {
+      const go = options.go ?? "go";
+      if (await hasGo(go)) {
+        await Deno.mkdir(cacheDir, { recursive: true });
+        const staging = await Deno.makeTempDir({ dir: cacheDir, prefix: ".build-" });
+        try {
+          await buildControlPlaneBinaries(toBuild, { outDir: staging, go, log });
+          for (const binary of toBuild) {
+            await Deno.rename(`${staging}/${binary}`, `${cacheDir}/${binary}`);
+          }
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          log(message);
+          attempts.push(message);
+        } finally {
+          await Deno.remove(staging, { recursive: true }).catch(() => {});
+        }
+        found = lookup();
+      } else {
+        attempts.push(`no "${go}" command to build ${toBuild.join(", ")} with`);
+      }
     }
   }
 

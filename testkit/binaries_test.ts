@@ -268,5 +268,30 @@ Deno.test("ensureControlPlaneBinaries() says what a library user can do when not
     assert.deepEqual(await entries(cacheDir), []);
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
+    await Deno.remove(`${cacheDir}.lock`).catch(() => {});
+  }
+});
+
+Deno.test("ensureControlPlaneBinaries() called by parallel test files downloads once", async () => {
+  await using server = await releaseServer(await fakeArchive());
+  const root = await Deno.makeTempDir();
+  try {
+    await withEnv({ ...NO_USER_DIRS, XDG_CACHE_HOME: root }, async () => {
+      const options = {
+        cacheDir: `${root}/cache`,
+        envtestIndexUrl: server.indexUrl,
+        go: false as const,
+        need: ["etcd", "kube-apiserver"] as const,
+        log: () => {},
+      };
+      const [a, b] = await Promise.all([
+        ensureControlPlaneBinaries(options),
+        ensureControlPlaneBinaries(options),
+      ]);
+      assert.deepEqual(a, b);
+      assert.equal(server.requests.filter((p) => p.startsWith("/download/")).length, 1);
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
   }
 });
