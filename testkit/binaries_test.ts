@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ControlPlaneStartError, startControlPlane } from "./control_plane.ts";
 import {
   binarySearchPath,
   ControlPlaneBinariesNotFoundError,
@@ -293,5 +294,55 @@ Deno.test("ensureControlPlaneBinaries() called by parallel test files downloads 
     });
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+function pathWithoutGo(): string {
+  const hasGo = (dir: string) => {
+    try {
+      return Deno.statSync(`${dir}/go`).isFile;
+    } catch {
+      return false;
+    }
+  };
+  return (Deno.env.get("PATH") ?? "").split(":").filter((dir) => !hasGo(dir)).join(":");
+}
+
+Deno.test("startControlPlane() without kube-controller-manager says what is lost, and requires it only when asked", async () => {
+  const real = findControlPlaneBinaries(); // etcd and kube-apiserver of this machine
+  const assets = await Deno.makeTempDir();
+  const cache = await Deno.makeTempDir();
+  await Deno.symlink(real.etcd, `${assets}/etcd`);
+  await Deno.symlink(real.kubeApiServer, `${assets}/kube-apiserver`);
+  const warnings: string[] = [];
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
+  try {
+    await withEnv({
+      KUBEBUILDER_ASSETS: assets, // the setup-envtest layout: no kube-controller-manager
+      ROPERATOR_CONTROLPLANE_DIR: undefined,
+      XDG_CACHE_HOME: cache,
+      ROPERATOR_ENVTEST_INDEX_URL: "off",
+      PATH: pathWithoutGo(), // no Go to build it with
+    }, async () => {
+      await assert.rejects(
+        startControlPlane({ controllerManager: true }),
+        (error: unknown) => {
+          assert.ok(error instanceof ControlPlaneStartError, String(error));
+          assert.match(error.message, /^Cannot start kube-controller-manager: .*Go/);
+          assert.match(error.message, /no garbage collection/);
+          assert.match(error.message, /controllerManager: false/);
+          return true;
+        },
+      );
+      await using cp = await startControlPlane();
+      assert.deepEqual(Object.keys(cp.pids).sort(), ["etcd", "kube-apiserver"]);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /garbage collection.*namespace deletion.*service accounts/);
+      assert.match(warnings[0]!, /Starting without it/);
+    });
+  } finally {
+    console.warn = warn;
+    for (const dir of [assets, cache]) await Deno.remove(dir, { recursive: true });
   }
 });
