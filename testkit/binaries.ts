@@ -62,7 +62,9 @@ export interface FindBinariesOptions {
 export interface EnsureBinariesOptions extends FindBinariesOptions {
   /**
    * The binaries wanted (default all three). Only these are downloaded or built; a wanted
-   * kube-controller-manager that cannot be provided is returned as `undefined`.
+   * kube-controller-manager that cannot be provided is returned as `undefined`. Leaving etcd or
+   * kube-apiserver out (to provide only the others) returns an empty path for it when it is
+   * not found.
    */
   need?: readonly ControlPlaneBinary[];
   /** The cache directory (default {@linkcode defaultBinaryCacheDir}). */
@@ -318,8 +320,8 @@ export async function ensureControlPlaneBinaries(
     throw new ControlPlaneBinariesNotFoundError(stillMissing, searched, attempts);
   }
   return {
-    etcd: found.etcd!,
-    kubeApiServer: found["kube-apiserver"]!,
+    etcd: found.etcd ?? "",
+    kubeApiServer: found["kube-apiserver"] ?? "",
     kubeControllerManager: found["kube-controller-manager"],
   };
 }

@@ -40,8 +40,8 @@ async function main(): Promise<number> {
     need,
     ...(values["no-download"] ? { envtestIndexUrl: false as const } : {}),
   });
-  console.error(`etcd: ${found.etcd}`);
-  console.error(`kube-apiserver: ${found.kubeApiServer}`);
+  if (need.includes("etcd")) console.error(`etcd: ${found.etcd}`);
+  if (need.includes("kube-apiserver")) console.error(`kube-apiserver: ${found.kubeApiServer}`);
   if (need.includes("kube-controller-manager")) {
     if (found.kubeControllerManager === undefined) {
       console.error(
