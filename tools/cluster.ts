@@ -42,7 +42,10 @@ print("");
 print("In another terminal:");
 print(`  export KUBECONFIG=${cp.kubeconfigPath}`);
 print("  kubectl get namespaces");
-print("  deno run -A examples/echo-server/main.ts   # or your operator, with that kubeconfig");
+print(
+  "  kubectl apply -f examples/echo-server/crd.yaml && deno run -A examples/echo-server/main.ts",
+);
+print("  (or your own operator: it reads KUBECONFIG like kubectl)");
 print("");
 print("Ctrl-C stops the control plane and deletes its data.");
 
