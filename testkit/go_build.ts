@@ -104,20 +104,29 @@ export async function hasGo(go = "go"): Promise<boolean> {
 /**
  * The directory of a wrapper module on disk. In a local checkout it is the directory beside this
  * file; when the package is loaded over HTTP (JSR), its files are fetched into a temporary
- * directory, which the caller removes.
+ * directory, which the caller removes (`temporary` is then true).
+ *
+ * @param module the module
+ * @param base the URL of the `controlplane/` directory (default: beside this file)
+ * @returns the directory and whether it is temporary
+ * @throws {GoBuildError} when a file cannot be fetched
  */
-async function moduleDir(module: Group["module"]): Promise<{ dir: string; temporary: boolean }> {
-  const base = new URL(`./controlplane/${module}/`, import.meta.url);
-  if (base.protocol === "file:") {
-    return { dir: decodeURIComponent(base.pathname), temporary: false };
+export async function wrapperModuleDir(
+  module: "etcd" | "kubernetes",
+  base: URL = new URL("./controlplane/", import.meta.url),
+): Promise<{ dir: string; temporary: boolean }> {
+  const moduleBase = new URL(`${module}/`, base);
+  if (moduleBase.protocol === "file:") {
+    return { dir: decodeURIComponent(moduleBase.pathname), temporary: false };
   }
   const dir = await Deno.makeTempDir({ prefix: `roperator-go-${module}-` });
   try {
     for (const file of MODULE_FILES[module]) {
-      const res = await fetch(new URL(file, base));
+      const url = new URL(file, moduleBase);
+      const res = await fetch(url);
       if (!res.ok) {
         await res.body?.cancel();
-        throw new GoBuildError(`Cannot fetch ${new URL(file, base)}: HTTP ${res.status}`);
+        throw new GoBuildError(`Cannot fetch ${url}: HTTP ${res.status}`);
       }
       const path = `${dir}/${file}`;
       await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
@@ -151,7 +160,7 @@ async function buildGroup(
   outDir: string,
   log: (line: string) => void,
 ): Promise<void> {
-  const { dir, temporary } = await moduleDir(group.module);
+  const { dir, temporary } = await wrapperModuleDir(group.module);
   try {
     const total = await countPackages(go, group, dir);
     const started = performance.now();
