@@ -10,7 +10,8 @@
  * 3. etcd and kube-apiserver: a download of the envtest release archive for
  *    {@linkcode KUBERNETES_VERSION} (the index setup-envtest reads, SHA-512 verified), into the
  *    cache; the index URL is {@linkcode DEFAULT_ENVTEST_INDEX_URL} unless
- *    `ROPERATOR_ENVTEST_INDEX_URL` or `options.envtestIndexUrl` says otherwise;
+ *    `ROPERATOR_ENVTEST_INDEX_URL` or `options.envtestIndexUrl` says otherwise (`off` skips it). Its
+ *    etcd is the one that envtest release pins, which may differ from {@linkcode ETCD_VERSION};
  * 4. a build with Go (1.26 or later) from the Go module proxy, into the cache. This is the only
  *    way to get kube-controller-manager, which the envtest archives do not hold.
  *
