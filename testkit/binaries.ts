@@ -348,7 +348,8 @@ interface IndexArchive {
 async function fetchIndex(indexUrl: string): Promise<Record<string, Record<string, IndexArchive>>> {
   let text: string;
   try {
-    const res = await fetch(indexUrl);
+    // A network that drops the packets must not hang the test run: give up after 30 s.
+    const res = await fetch(indexUrl, { signal: AbortSignal.timeout(30_000) });
     if (!res.ok) {
       await res.body?.cancel();
       throw new Error(`HTTP ${res.status}`);
