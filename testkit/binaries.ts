@@ -57,7 +57,15 @@ export interface ControlPlaneBinaries {
 export interface FindBinariesOptions {
   /** A directory searched before every other place. */
   binDir?: string;
+  /**
+   * The environment variables read (`KUBEBUILDER_ASSETS`, `ROPERATOR_CONTROLPLANE_DIR`,
+   * `XDG_CACHE_HOME`, `HOME`, `ROPERATOR_ENVTEST_INDEX_URL`). Default: the process's. Tests pass
+   * their own instead of changing the process's, which parallel test files share.
+   */
+  env?: (name: string) => string | undefined;
 }
+
+const processEnv = (name: string): string | undefined => Deno.env.get(name);
 
 /** Options for {@linkcode ensureControlPlaneBinaries}. */
 export interface EnsureBinariesOptions extends FindBinariesOptions {
@@ -167,9 +175,10 @@ export class ControlPlaneBinariesNotFoundError extends Error {
  *
  * @returns the directory, which may not exist yet
  */
-export function defaultBinaryCacheDir(): string {
-  const cacheHome = Deno.env.get("XDG_CACHE_HOME") ??
-    `${Deno.env.get("HOME") ?? "/tmp"}/.cache`;
+export function defaultBinaryCacheDir(
+  env: (name: string) => string | undefined = processEnv,
+): string {
+  const cacheHome = env("XDG_CACHE_HOME") ?? `${env("HOME") ?? "/tmp"}/.cache`;
   return `${cacheHome}/roperator/controlplane/${KUBERNETES_VERSION}-etcd${ETCD_VERSION}`;
 }
 
@@ -189,11 +198,12 @@ function isExecutable(path: string): boolean {
  * @returns the candidate directories
  */
 export function binarySearchPath(options: FindBinariesOptions = {}): string[] {
+  const env = options.env ?? processEnv;
   const dirs = [
     options.binDir,
-    Deno.env.get("KUBEBUILDER_ASSETS"),
-    Deno.env.get("ROPERATOR_CONTROLPLANE_DIR"),
-    defaultBinaryCacheDir(),
+    env("KUBEBUILDER_ASSETS"),
+    env("ROPERATOR_CONTROLPLANE_DIR"),
+    defaultBinaryCacheDir(env),
   ];
   return dirs.filter((d): d is string => typeof d === "string" && d.length > 0);
 }
@@ -240,10 +250,10 @@ export async function ensureControlPlaneBinaries(
 ): Promise<ControlPlaneBinaries> {
   const log = options.log ?? ((line: string) => console.error(line));
   const need = options.need ?? ["etcd", "kube-apiserver", "kube-controller-manager"];
-  const cacheDir = options.cacheDir ?? defaultBinaryCacheDir();
+  const env = options.env ?? processEnv;
+  const cacheDir = options.cacheDir ?? defaultBinaryCacheDir(env);
   const searched = [
-    ...binarySearchPath(options.binDir === undefined ? {} : { binDir: options.binDir })
-      .filter((d) => d !== defaultBinaryCacheDir()),
+    ...binarySearchPath({ ...options, env }).filter((d) => d !== defaultBinaryCacheDir(env)),
     cacheDir,
   ];
   const lookup = () => ({
@@ -272,7 +282,7 @@ export async function ensureControlPlaneBinaries(
   }
 
   async function provide(): Promise<void> {
-    const envIndex = Deno.env.get(ENVTEST_INDEX_URL_ENV);
+    const envIndex = env(ENVTEST_INDEX_URL_ENV);
     const indexUrl = options.envtestIndexUrl ??
       (envIndex === "off" ? false : envIndex || DEFAULT_ENVTEST_INDEX_URL);
     if (indexUrl !== false && missing().some((b) => b !== "kube-controller-manager")) {

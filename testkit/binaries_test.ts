@@ -10,18 +10,12 @@ import {
   findControlPlaneBinaries,
 } from "./binaries.ts";
 
-async function withEnv(vars: Record<string, string | undefined>, fn: () => Promise<void>) {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, Deno.env.get(k)]));
-  for (const [k, v] of Object.entries(vars)) {
-    v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-  }
-  try {
-    await fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) {
-      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-    }
-  }
+/**
+ * An environment for the functions under test: `vars` over the process's. The process's own is
+ * never changed: parallel test files share it.
+ */
+function envOf(vars: Record<string, string | undefined>): (name: string) => string | undefined {
+  return (name) => name in vars ? vars[name] : Deno.env.get(name);
 }
 
 async function fakeBinaries(dir: string, names: string[]): Promise<void> {
@@ -38,19 +32,17 @@ Deno.test("findControlPlaneBinaries() takes KUBEBUILDER_ASSETS first and the res
   try {
     await fakeBinaries(assets, ["etcd", "kube-apiserver"]); // setup-envtest has no controller manager
     await fakeBinaries(extra, ["kube-controller-manager"]);
-    await withEnv({
+    const env = envOf({
       KUBEBUILDER_ASSETS: assets,
       ROPERATOR_CONTROLPLANE_DIR: extra,
       XDG_CACHE_HOME: cache,
-    }, () => {
-      assert.deepEqual(binarySearchPath(), [assets, extra, defaultBinaryCacheDir()]);
-      assert.ok(defaultBinaryCacheDir().startsWith(`${cache}/roperator/controlplane/`));
-      const found = findControlPlaneBinaries();
-      assert.equal(found.etcd, `${assets}/etcd`);
-      assert.equal(found.kubeApiServer, `${assets}/kube-apiserver`);
-      assert.equal(found.kubeControllerManager, `${extra}/kube-controller-manager`);
-      return Promise.resolve();
     });
+    assert.deepEqual(binarySearchPath({ env }), [assets, extra, defaultBinaryCacheDir(env)]);
+    assert.ok(defaultBinaryCacheDir(env).startsWith(`${cache}/roperator/controlplane/`));
+    const found = findControlPlaneBinaries({ env });
+    assert.equal(found.etcd, `${assets}/etcd`);
+    assert.equal(found.kubeApiServer, `${assets}/kube-apiserver`);
+    assert.equal(found.kubeControllerManager, `${extra}/kube-controller-manager`);
   } finally {
     for (const dir of [assets, extra, cache]) await Deno.remove(dir, { recursive: true });
   }
@@ -59,13 +51,14 @@ Deno.test("findControlPlaneBinaries() takes KUBEBUILDER_ASSETS first and the res
 Deno.test("findControlPlaneBinaries() says where it looked and how to get the binaries", async () => {
   const empty = await Deno.makeTempDir();
   try {
-    await withEnv({
+    const env = envOf({
       KUBEBUILDER_ASSETS: empty,
       ROPERATOR_CONTROLPLANE_DIR: undefined,
       XDG_CACHE_HOME: empty,
-    }, () => {
+    });
+    {
       assert.throws(
-        () => findControlPlaneBinaries(),
+        () => findControlPlaneBinaries({ env }),
         (error: unknown) => {
           assert.ok(error instanceof ControlPlaneBinariesNotFoundError);
           assert.deepEqual(error.missing, ["etcd", "kube-apiserver"]);
@@ -75,8 +68,7 @@ Deno.test("findControlPlaneBinaries() says where it looked and how to get the bi
           return true;
         },
       );
-      return Promise.resolve();
-    });
+    }
   } finally {
     await Deno.remove(empty, { recursive: true });
   }
@@ -166,8 +158,9 @@ Deno.test("ensureControlPlaneBinaries() downloads etcd and kube-apiserver once, 
   await using server = await releaseServer(await fakeArchive());
   const cacheDir = `${await Deno.makeTempDir()}/cache`;
   const lines: string[] = [];
-  await withEnv({ ...NO_USER_DIRS, XDG_CACHE_HOME: `${cacheDir}-xdg` }, async () => {
+  {
     const options = {
+      env: envOf({ ...NO_USER_DIRS, XDG_CACHE_HOME: `${cacheDir}-xdg` }),
       cacheDir,
       envtestIndexUrl: server.indexUrl,
       go: false as const,
@@ -188,7 +181,7 @@ Deno.test("ensureControlPlaneBinaries() downloads etcd and kube-apiserver once, 
     const again = await ensureControlPlaneBinaries(options);
     assert.deepEqual(again, found);
     assert.equal(server.requests.length, 2, "the second call downloads nothing");
-  });
+  }
   await Deno.remove(cacheDir.replace(/\/cache$/, ""), { recursive: true });
 });
 
@@ -245,9 +238,10 @@ Deno.test("ensureControlPlaneBinaries() says what a library user can do when not
   await using server = await releaseServer(await fakeArchive(), { version: "v1.35.0" });
   const cacheDir = await Deno.makeTempDir();
   try {
-    await withEnv({ ...NO_USER_DIRS, XDG_CACHE_HOME: cacheDir }, async () => {
+    {
       await assert.rejects(
         ensureControlPlaneBinaries({
+          env: envOf({ ...NO_USER_DIRS, XDG_CACHE_HOME: cacheDir }),
           cacheDir,
           envtestIndexUrl: server.indexUrl,
           go: "/nonexistent/go",
@@ -265,7 +259,7 @@ Deno.test("ensureControlPlaneBinaries() says what a library user can do when not
           return true;
         },
       );
-    });
+    }
     assert.deepEqual(await entries(cacheDir), []);
   } finally {
     await Deno.remove(cacheDir, { recursive: true });
@@ -277,8 +271,9 @@ Deno.test("ensureControlPlaneBinaries() called by parallel test files downloads 
   await using server = await releaseServer(await fakeArchive());
   const root = await Deno.makeTempDir();
   try {
-    await withEnv({ ...NO_USER_DIRS, XDG_CACHE_HOME: root }, async () => {
+    {
       const options = {
+        env: envOf({ ...NO_USER_DIRS, XDG_CACHE_HOME: root }),
         cacheDir: `${root}/cache`,
         envtestIndexUrl: server.indexUrl,
         go: false as const,
@@ -291,22 +286,11 @@ Deno.test("ensureControlPlaneBinaries() called by parallel test files downloads 
       ]);
       assert.deepEqual(a, b);
       assert.equal(server.requests.filter((p) => p.startsWith("/download/")).length, 1);
-    });
+    }
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 });
-
-function pathWithoutGo(): string {
-  const hasGo = (dir: string) => {
-    try {
-      return Deno.statSync(`${dir}/go`).isFile;
-    } catch {
-      return false;
-    }
-  };
-  return (Deno.env.get("PATH") ?? "").split(":").filter((dir) => !hasGo(dir)).join(":");
-}
 
 Deno.test("startControlPlane() without kube-controller-manager says what is lost, and requires it only when asked", async () => {
   const real = findControlPlaneBinaries(); // etcd and kube-apiserver of this machine
@@ -318,15 +302,18 @@ Deno.test("startControlPlane() without kube-controller-manager says what is lost
   const warn = console.warn;
   console.warn = (...args: unknown[]) => warnings.push(args.join(" "));
   try {
-    await withEnv({
-      KUBEBUILDER_ASSETS: assets, // the setup-envtest layout: no kube-controller-manager
-      ROPERATOR_CONTROLPLANE_DIR: undefined,
-      XDG_CACHE_HOME: cache,
-      ROPERATOR_ENVTEST_INDEX_URL: "off",
-      PATH: pathWithoutGo(), // no Go to build it with
-    }, async () => {
+    const binaries = {
+      env: envOf({
+        KUBEBUILDER_ASSETS: assets, // the setup-envtest layout: no kube-controller-manager
+        ROPERATOR_CONTROLPLANE_DIR: undefined,
+        XDG_CACHE_HOME: cache,
+        ROPERATOR_ENVTEST_INDEX_URL: "off",
+      }),
+      go: "/nonexistent/go", // no Go to build it with
+    };
+    {
       await assert.rejects(
-        startControlPlane({ controllerManager: true }),
+        startControlPlane({ controllerManager: true, binaries }),
         (error: unknown) => {
           assert.ok(error instanceof ControlPlaneStartError, String(error));
           assert.match(error.message, /^Cannot start kube-controller-manager: .*Go/);
@@ -335,12 +322,12 @@ Deno.test("startControlPlane() without kube-controller-manager says what is lost
           return true;
         },
       );
-      await using cp = await startControlPlane();
+      await using cp = await startControlPlane({ binaries });
       assert.deepEqual(Object.keys(cp.pids).sort(), ["etcd", "kube-apiserver"]);
       assert.equal(warnings.length, 1);
       assert.match(warnings[0]!, /garbage collection.*namespace deletion.*service accounts/);
       assert.match(warnings[0]!, /Starting without it/);
-    });
+    }
   } finally {
     console.warn = warn;
     for (const dir of [assets, cache]) await Deno.remove(dir, { recursive: true });

@@ -16,6 +16,7 @@ import type { ClientConfig } from "../client/client_config.ts";
 import { sleep } from "../client/_util.ts";
 import {
   type ControlPlaneBinaries,
+  type EnsureBinariesOptions,
   ensureControlPlaneBinaries,
   WITHOUT_CONTROLLER_MANAGER,
 } from "./binaries.ts";
@@ -30,6 +31,12 @@ import {
 export interface ControlPlaneOptions {
   /** A directory searched first for the binaries. */
   binDir?: string;
+  /**
+   * How the binaries are found, downloaded or built (see `ensureControlPlaneBinaries`): the
+   * environment read, the cache, the download index, the Go command. Default: the process's
+   * environment and the default cache.
+   */
+  binaries?: Omit<EnsureBinariesOptions, "need" | "binDir">;
   /**
    * Run kube-controller-manager (its garbage collector, namespace and service-account
    * controllers): `true` requires it, `false` leaves it out, and by default it runs when it can
@@ -272,6 +279,7 @@ let warnedWithoutKcm = false;
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const wantKcm = options.controllerManager ?? "when-available";
   const binaries: ControlPlaneBinaries = await ensureControlPlaneBinaries({
+    ...options.binaries,
     ...(options.binDir === undefined ? {} : { binDir: options.binDir }),
     need: wantKcm === false
       ? ["etcd", "kube-apiserver"]
