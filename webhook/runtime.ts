@@ -1,0 +1,230 @@
+/**
+ * Running the webhooks: {@linkcode startWebhooks} reads (or makes) the certificates, starts the
+ * HTTPS server, writes the CA bundle into the webhook configurations and CRDs, and checks again
+ * at an interval, so a renewed certificate (by this replica, another one, or cert-manager) is
+ * served and trusted without a refused request.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { ApiError } from "../client/errors.ts";
+import type { KubeClient } from "../client/kube_client.ts";
+import { ResourceClient } from "../client/resource_client.ts";
+import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
+import { k8s } from "../k8s/mod.ts";
+import type { Registry } from "../metrics/mod.ts";
+import { CertificateStore, type CertificateStoreOptions } from "./certificate_store.ts";
+import type { ConversionWebhook } from "./conversion.ts";
+import { type Webhook, WebhookServer } from "./server.ts";
+
+const logger = getLogger(["roperator", "webhook"]);
+
+/** Which objects' `caBundle` the operator keeps current. */
+export interface CaBundleTargets {
+  /** ValidatingWebhookConfiguration names. */
+  validating?: string[];
+  /** MutatingWebhookConfiguration names. */
+  mutating?: string[];
+  /** CRD names (`<plural>.<group>`) whose `spec.conversion.webhook.clientConfig` it fills. */
+  customResourceDefinitions?: string[];
+}
+
+type WithWebhooks = KubernetesObject & {
+  webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
+};
+type Crd = KubernetesObject & {
+  spec?: { conversion?: { strategy?: string; webhook?: { clientConfig?: { caBundle?: string } } } };
+};
+
+/**
+ * Writes a CA bundle into the `caBundle` of every webhook of the named configurations and of
+ * the conversion webhook of the named CRDs, where it differs. Objects that do not exist (yet)
+ * are skipped.
+ *
+ * @param client the client (it needs get and patch on those objects)
+ * @param targets the objects
+ * @param caBundle the bundle, PEM
+ * @returns how many objects were patched
+ * @throws {ApiError} when an object cannot be read or patched
+ */
+export async function injectCaBundle(
+  client: KubeClient,
+  targets: CaBundleTargets,
+  caBundle: string,
+): Promise<number> {
+  const encoded = btoa(caBundle);
+  let patched = 0;
+  const admission: [ResourceType, string[]][] = [
+    [k8s.admissionregistration.v1.ValidatingWebhookConfiguration, targets.validating ?? []],
+    [k8s.admissionregistration.v1.MutatingWebhookConfiguration, targets.mutating ?? []],
+  ];
+  for (const [type, names] of admission) {
+    const configurations = new ResourceClient<WithWebhooks>(
+      client,
+      type as ResourceType<WithWebhooks>,
+    );
+    for (const name of names) {
+      const configuration = await configurations.find(name);
+      if (!configuration) {
+        logger.warn("Cannot set the caBundle of {kind} {name}: it does not exist", {
+          kind: type.kind,
+          name,
+        });
+        continue;
+      }
+      // A test of each webhook's name first: a list edited meanwhile fails the patch, not a
+      // stranger's entry.
+      const operations = (configuration.webhooks ?? []).flatMap((webhook, i) =>
+        webhook.clientConfig?.caBundle === encoded ? [] : [
+          { op: "test", path: `/webhooks/${i}/name`, value: webhook.name },
+          { op: "add", path: `/webhooks/${i}/clientConfig/caBundle`, value: encoded },
+        ]
+      );
+      if (!operations.length) continue;
+      await configurations.patch(name, operations, { type: "json" });
+      patched++;
+    }
+  }
+  const crds = new ResourceClient<Crd>(
+    client,
+    k8s.apiextensions.v1.CustomResourceDefinition as unknown as ResourceType<Crd>,
+  );
+  for (const name of targets.customResourceDefinitions ?? []) {
+    const crd = await crds.find(name);
+    const conversion = crd?.spec?.conversion;
+    if (conversion?.strategy !== "Webhook") {
+      logger.warn(
+        "Cannot set the caBundle of CRD {name}: it {state}",
+        { name, state: crd ? "has no conversion webhook" : "does not exist" },
+      );
+      continue;
+    }
+    if (conversion.webhook?.clientConfig?.caBundle === encoded) continue;
+    await crds.patch(name, {
+      spec: { conversion: { webhook: { clientConfig: { caBundle: encoded } } } },
+    });
+    patched++;
+  }
+  return patched;
+}
+
+/** Options of {@linkcode startWebhooks}. */
+export interface StartWebhooksOptions {
+  /** The client, for the certificate Secret and the caBundles. */
+  client: KubeClient;
+  /** The webhooks. */
+  webhooks: readonly Webhook[];
+  /** The port; default 9443. */
+  port?: number;
+  /** The address to listen on; default `0.0.0.0`. */
+  hostname?: string;
+  /** Where the certificates are kept (the client is taken from above). */
+  certificates: Omit<CertificateStoreOptions, "client">;
+  /**
+   * The objects whose `caBundle` the operator keeps current; default none. Leave it out when
+   * cert-manager's cainjector fills them in.
+   */
+  caBundleTargets?: CaBundleTargets;
+  /** How often the certificates are checked; default ten minutes. */
+  checkIntervalMs?: number;
+  /** Where the metrics go. */
+  registry?: Registry;
+}
+
+/** Running webhooks, returned by {@linkcode startWebhooks}. */
+export interface RunningWebhooks extends AsyncDisposable {
+  /** The HTTPS server. */
+  readonly server: WebhookServer;
+  /** The port it listens on. */
+  readonly port: number;
+  /** The CA bundle API servers trust, PEM. */
+  readonly caBundle: string;
+  /**
+   * Reads the certificates again (renewing those due), serves a new serving certificate and
+   * writes a new CA bundle where needed; what the timer does.
+   */
+  refresh(): Promise<void>;
+  /** Stops the timer and the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * The CRD names of the conversion webhooks: the default {@linkcode CaBundleTargets}'s
+ * `customResourceDefinitions`.
+ *
+ * @param webhooks the webhooks
+ * @returns the CRD names
+ */
+export function conversionCrdNames(webhooks: readonly Webhook[]): string[] {
+  return webhooks.filter((w): w is ConversionWebhook => w.kind === "conversion").map((w) => w.name);
+}
+
+/**
+ * Starts the webhooks: certificates (made, or read from the Secret), the HTTPS server, the CA
+ * bundle written where it belongs, and a timer that renews and reloads.
+ *
+ * @param options the client, the webhooks, the port and where the certificates are kept
+ * @returns the running webhooks
+ * @throws {CertificateStoreError} when the certificates cannot be read or made
+ * @throws {WebhookServerError} when the server cannot start
+ */
+export async function startWebhooks(options: StartWebhooksOptions): Promise<RunningWebhooks> {
+  const store = new CertificateStore({ ...options.certificates, client: options.client });
+  let certificates = await store.ensure();
+  const server = await WebhookServer.start({
+    webhooks: options.webhooks,
+    certificate: certificates.serving,
+    ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
+  let injected: string | undefined;
+  const inject = async () => {
+    if (!options.caBundleTargets || injected === certificates.caBundle) return;
+    try {
+      await injectCaBundle(options.client, options.caBundleTargets, certificates.caBundle);
+      injected = certificates.caBundle;
+    } catch (error) {
+      const detail = error instanceof ApiError ? error.message : String(error);
+      logger.error("Cannot write the webhook CA bundle: {detail}", { detail, error });
+    }
+  };
+  await inject();
+  let running: Promise<void> = Promise.resolve();
+  const refresh = (): Promise<void> => {
+    running = running.then(async () => {
+      try {
+        const next = await store.ensure();
+        // The bundle first: API servers must trust a new CA before they meet it.
+        certificates = next;
+        await inject();
+        await server.setCertificate(next.serving);
+      } catch (error) {
+        const detail = error instanceof Error ? error.message : String(error);
+        logger.error("Cannot refresh the webhook certificates: {detail}", { detail, error });
+      }
+    });
+    return running;
+  };
+  const timer = setInterval(() => void refresh(), options.checkIntervalMs ?? 600_000);
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    await running;
+    await server.close();
+  };
+  return {
+    server,
+    get port() {
+      return server.port;
+    },
+    get caBundle() {
+      return certificates.caBundle;
+    },
+    refresh,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
