@@ -74,7 +74,11 @@ export interface CertificateStoreOptions {
   renewBeforeMs?: number;
   /** How long a new CA is in the bundle before it signs; default two minutes. */
   caPropagationMs?: number;
-  /** The clock; default `() => new Date()`. */
+  /**
+   * The clock that decides when a certificate is due for renewal (tests move it forward);
+   * default `() => new Date()`. Certificates' own dates and the CA propagation delay follow the
+   * real clock.
+   */
   now?: () => Date;
 }
 
@@ -105,7 +109,12 @@ function unb64(text: string | undefined): string | undefined {
   }
 }
 
-/** Splits a PEM bundle into its certificates. */
+/**
+ * Splits a PEM bundle into its certificates, each ending in a newline.
+ *
+ * @param bundle certificates, PEM, one after another
+ * @returns the certificates
+ */
 export function splitPemBundle(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)?.map((
     pem,
@@ -235,11 +244,15 @@ export class CertificateStore {
 
   async #make(tls: Tls): Promise<Stored> {
     const ca = await this.#newCa(tls);
-    return { serving: await this.#issue(tls, ca), caBundle: ca.certificate, ca };
+    return {
+      serving: await this.#issue(tls, ca),
+      caBundle: splitPemBundle(ca.certificate)[0]!,
+      ca,
+    };
   }
 
   async #newCa(tls: Tls): Promise<CertifiedKey> {
-    const now = this.#now();
+    const now = new Date();
     return await tls.createCertificateAuthority({
       commonName: `${this.#options.secretName}-ca-${now.getTime().toString(36)}`,
       notBefore: new Date(now.getTime() - 3_600_000),
@@ -251,7 +264,7 @@ export class CertificateStore {
     tls: Tls,
     ca: CertifiedKey,
   ): Promise<CertifiedKey> {
-    const now = this.#now();
+    const now = new Date();
     const caExpiry = tls.certificateExpiry(ca.certificate).getTime();
     const wanted = now.getTime() + (this.#options.servingValidityMs ?? 90 * DAY_MS);
     return await tls.issueServingCertificate(ca, {
@@ -300,12 +313,16 @@ export class CertificateStore {
       caInfo = undefined;
     }
     if (!current.complete || !ca || !caInfo || now >= caInfo.notAfter) {
-      return { certificates: await this.#make(tls), since: now, what: "new CA and certificate" };
+      return {
+        certificates: await this.#make(tls),
+        since: new Date(),
+        what: "new CA and certificate",
+      };
     }
     // The bundle keeps only CAs still valid.
     const bundle = splitPemBundle(current.certificates.caBundle).filter((pem) => {
       try {
-        return tls.certificateExpiry(pem) > now;
+        return tls.certificateExpiry(pem) > new Date();
       } catch {
         return false;
       }
@@ -315,16 +332,15 @@ export class CertificateStore {
       return {
         certificates: {
           serving: current.certificates.serving,
-          caBundle: [next.certificate, ...bundle].join(""),
+          caBundle: [...splitPemBundle(next.certificate), ...bundle].join(""),
           ca: next,
         },
-        since: now,
+        since: new Date(),
         what: "new CA added to the bundle",
       };
     }
     const since = new Date(secret.metadata?.annotations?.[CA_BUNDLE_SINCE_ANNOTATION] ?? 0);
-    const propagated =
-      now.getTime() - since.getTime() >= (this.#options.caPropagationMs ?? 120_000);
+    const propagated = Date.now() - since.getTime() >= (this.#options.caPropagationMs ?? 120_000);
     let serving;
     try {
       serving = tls.readCertificate(current.certificates.serving.certificate);
@@ -356,7 +372,7 @@ export class CertificateStore {
     if (bundle.join("") !== current.certificates.caBundle) {
       return {
         certificates: { ...current.certificates, caBundle: bundle.join("") },
-        since: now,
+        since: new Date(),
         what: "expired CAs dropped from the bundle",
       };
     }
@@ -370,7 +386,7 @@ export class CertificateStore {
   ): Secret {
     const annotations = { ...previous?.metadata?.annotations };
     if (since !== undefined || !annotations[CA_BUNDLE_SINCE_ANNOTATION]) {
-      annotations[CA_BUNDLE_SINCE_ANNOTATION] = (since ?? this.#now()).toISOString();
+      annotations[CA_BUNDLE_SINCE_ANNOTATION] = (since ?? new Date()).toISOString();
     }
     return {
       apiVersion: "v1",

@@ -44,16 +44,18 @@ type Crd = KubernetesObject & {
  * @param client the client (it needs get and patch on those objects)
  * @param targets the objects
  * @param caBundle the bundle, PEM
- * @returns how many objects were patched
+ * @returns how many objects were patched, and how many were missing (or, for a CRD, had no
+ * conversion webhook)
  * @throws {ApiError} when an object cannot be read or patched
  */
 export async function injectCaBundle(
   client: KubeClient,
   targets: CaBundleTargets,
   caBundle: string,
-): Promise<number> {
+): Promise<{ patched: number; missing: number }> {
   const encoded = btoa(caBundle);
   let patched = 0;
+  let missing = 0;
   const admission: [ResourceType, string[]][] = [
     [k8s.admissionregistration.v1.ValidatingWebhookConfiguration, targets.validating ?? []],
     [k8s.admissionregistration.v1.MutatingWebhookConfiguration, targets.mutating ?? []],
@@ -70,6 +72,7 @@ export async function injectCaBundle(
           kind: type.kind,
           name,
         });
+        missing++;
         continue;
       }
       // A test of each webhook's name first: a list edited meanwhile fails the patch, not a
@@ -97,6 +100,7 @@ export async function injectCaBundle(
         "Cannot set the caBundle of CRD {name}: it {state}",
         { name, state: crd ? "has no conversion webhook" : "does not exist" },
       );
+      missing++;
       continue;
     }
     if (conversion.webhook?.clientConfig?.caBundle === encoded) continue;
@@ -105,7 +109,7 @@ export async function injectCaBundle(
     });
     patched++;
   }
-  return patched;
+  return { patched, missing };
 }
 
 /** Options of {@linkcode startWebhooks}. */
@@ -182,8 +186,13 @@ export async function startWebhooks(options: StartWebhooksOptions): Promise<Runn
   const inject = async () => {
     if (!options.caBundleTargets || injected === certificates.caBundle) return;
     try {
-      await injectCaBundle(options.client, options.caBundleTargets, certificates.caBundle);
-      injected = certificates.caBundle;
+      const { missing } = await injectCaBundle(
+        options.client,
+        options.caBundleTargets,
+        certificates.caBundle,
+      );
+      // Objects missing now are tried again at the next refresh.
+      if (missing === 0) injected = certificates.caBundle;
     } catch (error) {
       const detail = error instanceof ApiError ? error.message : String(error);
       logger.error("Cannot write the webhook CA bundle: {detail}", { detail, error });
