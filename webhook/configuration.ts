@@ -9,12 +9,13 @@
 import { groupOf, type KubernetesObject } from "../client/resource_type.ts";
 import type {
   MutatingWebhook as MutatingWebhookObject,
-  MutatingWebhookConfiguration,
   ValidatingWebhook as ValidatingWebhookObject,
-  ValidatingWebhookConfiguration,
 } from "kubernetes-types/admissionregistration/v1.d.ts";
-import type { CustomResourceConversion } from "kubernetes-types/apiextensions/v1.d.ts";
-import type { Service } from "kubernetes-types/core/v1.d.ts";
+import type {
+  MutatingWebhookConfiguration,
+  Service,
+  ValidatingWebhookConfiguration,
+} from "../k8s/mod.ts";
 import type { MutatingWebhook, ValidatingWebhook } from "./admission.ts";
 import type { ConversionWebhook } from "./conversion.ts";
 import type { Webhook } from "./server.ts";
@@ -47,6 +48,29 @@ export interface WebhookEndpointOptions {
   labels?: Record<string, string>;
 }
 
+/** How the API server reaches a webhook: a URL, or a Service; and the CA it trusts. */
+export interface WebhookClientConfig {
+  /** The URL (a webhook outside the cluster). */
+  url?: string;
+  /** The Service in front of the operator. */
+  service?: { namespace: string; name: string; port: number; path: string };
+  /** The CA bundle, PEM, base64. */
+  caBundle?: string;
+}
+
+/** A CRD's `spec.conversion` for a conversion webhook. */
+export interface CrdConversion {
+  /** `Webhook`. */
+  strategy: "Webhook";
+  /** The webhook. */
+  webhook: {
+    /** `["v1"]`. */
+    conversionReviewVersions: string[];
+    /** How the API server reaches it. */
+    clientConfig: WebhookClientConfig;
+  };
+}
+
 /** The generated configuration. */
 export interface WebhookConfigurations {
   /** The validating configuration, when there is a validating webhook. */
@@ -56,20 +80,20 @@ export interface WebhookConfigurations {
   /** The Service (absent when a `url` is given). */
   service?: Service & KubernetesObject;
   /** Per CRD name (`<plural>.<group>`), the `spec.conversion` stanza. */
-  conversions: Record<string, CustomResourceConversion>;
+  conversions: Record<string, CrdConversion>;
 }
 
 function b64(text: string): string {
   return btoa(text);
 }
 
-function clientConfig(path: string, options: WebhookEndpointOptions) {
+function clientConfig(path: string, options: WebhookEndpointOptions): WebhookClientConfig {
   const caBundle = options.caBundle ? { caBundle: b64(options.caBundle) } : {};
   if (options.url) return { url: `${options.url.replace(/\/$/, "")}${path}`, ...caBundle };
   return {
     service: {
       namespace: options.namespace,
-      name: serviceName(options),
+      name: webhookServiceName(options),
       port: options.servicePort ?? 443,
       path,
     },
@@ -83,7 +107,7 @@ function clientConfig(path: string, options: WebhookEndpointOptions) {
  * @param options the operator name and the service name, if given
  * @returns the name
  */
-export function serviceName(
+export function webhookServiceName(
   options: Pick<WebhookEndpointOptions, "operatorName" | "serviceName">,
 ): string {
   return options.serviceName ?? `${options.operatorName}-webhook`;
@@ -147,7 +171,7 @@ function admissionEntry(
 export function conversionStanza(
   webhook: ConversionWebhook,
   options: WebhookEndpointOptions,
-): CustomResourceConversion {
+): CrdConversion {
   return {
     strategy: "Webhook",
     webhook: {
@@ -197,7 +221,7 @@ export function webhookConfigurations(
       apiVersion: "v1",
       kind: "Service",
       metadata: {
-        name: serviceName(options),
+        name: webhookServiceName(options),
         namespace: options.namespace,
         ...(options.labels ? { labels: { ...options.labels } } : {}),
       },
@@ -228,7 +252,7 @@ export function certManagerObjects(
   options: WebhookEndpointOptions,
   secretName: string,
 ): KubernetesObject[] {
-  const svc = serviceName(options);
+  const svc = webhookServiceName(options);
   const ns = options.namespace;
   const name = `${options.operatorName}-webhook`;
   return [
