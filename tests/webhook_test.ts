@@ -135,6 +135,14 @@ async function eventually<T>(
   throw new Error(`Timed out waiting for ${what}; last error: ${String(last)}`);
 }
 
+/** A port nothing listens on (for a moment). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr;
+  listener.close();
+  return port;
+}
+
 Deno.test.beforeAll(async () => {
   cp = await testControlPlane();
   admin = new KubeClient(cp.clientConfig);
@@ -145,10 +153,11 @@ Deno.test.beforeAll(async () => {
   ns = `webhook-${Date.now().toString(36)}`;
   await new ResourceClient(admin, k8s.core.v1.Namespace).create({ metadata: { name: ns } });
   const webhooks = [validate, mutate, convert];
+  const port = freePort();
   running = await startWebhooks({
     client: admin,
     webhooks,
-    port: 0,
+    port,
     hostname: "127.0.0.1",
     certificates: {
       namespace: ns,
@@ -160,7 +169,11 @@ Deno.test.beforeAll(async () => {
     caBundleTargets: {
       validating: ["gadgets-validating"],
       mutating: ["gadgets-mutating"],
-      customResourceDefinitions: [convert.name],
+      conversions: webhookConfigurations([convert], {
+        operatorName: "gadgets",
+        namespace: ns,
+        url: `https://127.0.0.1:${port}`,
+      }).conversions,
     },
     checkIntervalMs: 3_600_000,
   });
@@ -169,15 +182,27 @@ Deno.test.beforeAll(async () => {
   const generated = webhookConfigurations(webhooks, {
     operatorName: "gadgets",
     namespace: ns,
-    url: `https://127.0.0.1:${running.port}`,
+    url: `https://127.0.0.1:${port}`,
   });
   await new ResourceClient(admin, k8s.admissionregistration.v1.ValidatingWebhookConfiguration)
     .create(generated.validating!);
   await new ResourceClient(admin, k8s.admissionregistration.v1.MutatingWebhookConfiguration)
     .create(generated.mutating!);
-  await new ResourceClient(admin, k8s.apiextensions.v1.CustomResourceDefinition as ResourceType)
-    .patch(convert.name, { spec: { conversion: generated.conversions[convert.name] } });
+  // The operator wrote the CRD's conversion stanza at start; now it fills in the configurations.
+  const installed = await new ResourceClient(
+    admin,
+    k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
+  ).get(convert.name);
+  assert.equal(
+    (installed.spec as { conversion?: { strategy?: string } }).conversion?.strategy,
+    "Webhook",
+  );
   await running.refresh();
+  const validating = await new ResourceClient(
+    admin,
+    k8s.admissionregistration.v1.ValidatingWebhookConfiguration,
+  ).get("gadgets-validating");
+  assert.equal(validating.webhooks?.[0]?.clientConfig.caBundle, btoa(running.caBundle));
   const gadgets = new ResourceClient(admin, Gadget, ns);
   // Wait until the API server calls the webhooks (its configuration informer has caught up).
   await eventually("the webhooks to be called", async () => {

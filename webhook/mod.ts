@@ -125,10 +125,22 @@ export {
 } from "./configuration.ts";
 export {
   type CaBundleTargets,
-  conversionCrdNames,
   injectCaBundle,
   type RunningWebhooks,
   startWebhooks,
   type StartWebhooksOptions,
 } from "./runtime.ts";
 export type { CertifiedKey } from "../tls/certificates.ts";
+export {
+  configuredWebhookObjects,
+  startConfiguredWebhooks,
+  type StartConfiguredWebhooksOptions,
+  type WebhookCertificatesInit,
+  webhookManifests,
+  type WebhookOwner,
+  type WebhookPermission,
+  webhookPermissions,
+  type WebhooksConfig,
+  webhooksConfig,
+  type WebhooksConfigInit,
+} from "./settings.ts";

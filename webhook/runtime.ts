@@ -14,7 +14,8 @@ import type { KubernetesObject, ResourceType } from "../client/resource_type.ts"
 import { k8s } from "../k8s/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import { CertificateStore, type CertificateStoreOptions } from "./certificate_store.ts";
-import type { ConversionWebhook } from "./conversion.ts";
+import type { CrdConversion } from "./configuration.ts";
+import { jsonEqual } from "./json_patch.ts";
 import { type Webhook, WebhookServer } from "./server.ts";
 
 const logger = getLogger(["roperator", "webhook"]);
@@ -25,20 +26,21 @@ export interface CaBundleTargets {
   validating?: string[];
   /** MutatingWebhookConfiguration names. */
   mutating?: string[];
-  /** CRD names (`<plural>.<group>`) whose `spec.conversion.webhook.clientConfig` it fills. */
-  customResourceDefinitions?: string[];
+  /**
+   * Per CRD name (`<plural>.<group>`), its `spec.conversion` (see `conversionStanza`): the
+   * operator writes it, with the CA bundle, where the CRD's differs.
+   */
+  conversions?: Record<string, CrdConversion>;
 }
 
 type WithWebhooks = KubernetesObject & {
   webhooks?: { name: string; clientConfig?: { caBundle?: string } }[];
 };
-type Crd = KubernetesObject & {
-  spec?: { conversion?: { strategy?: string; webhook?: { clientConfig?: { caBundle?: string } } } };
-};
+type Crd = KubernetesObject & { spec?: { conversion?: unknown } };
 
 /**
- * Writes a CA bundle into the `caBundle` of every webhook of the named configurations and of
- * the conversion webhook of the named CRDs, where it differs. Objects that do not exist (yet)
+ * Writes a CA bundle into the `caBundle` of every webhook of the named configurations, and each
+ * CRD's `spec.conversion` (with the bundle), where they differ. Objects that do not exist (yet)
  * are skipped.
  *
  * @param client the client (it needs get and patch on those objects)
@@ -92,21 +94,22 @@ export async function injectCaBundle(
     client,
     k8s.apiextensions.v1.CustomResourceDefinition as unknown as ResourceType<Crd>,
   );
-  for (const name of targets.customResourceDefinitions ?? []) {
+  for (const [name, stanza] of Object.entries(targets.conversions ?? {})) {
     const crd = await crds.find(name);
-    const conversion = crd?.spec?.conversion;
-    if (conversion?.strategy !== "Webhook") {
-      logger.warn(
-        "Cannot set the caBundle of CRD {name}: it {state}",
-        { name, state: crd ? "has no conversion webhook" : "does not exist" },
-      );
+    if (!crd) {
+      logger.warn("Cannot set the conversion webhook of CRD {name}: it does not exist", { name });
       missing++;
       continue;
     }
-    if (conversion.webhook?.clientConfig?.caBundle === encoded) continue;
-    await crds.patch(name, {
-      spec: { conversion: { webhook: { clientConfig: { caBundle: encoded } } } },
-    });
+    const conversion: CrdConversion = {
+      ...stanza,
+      webhook: {
+        ...stanza.webhook,
+        clientConfig: { ...stanza.webhook.clientConfig, caBundle: encoded },
+      },
+    };
+    if (jsonEqual(crd.spec?.conversion, conversion)) continue;
+    await crds.patch(name, { spec: { conversion } });
     patched++;
   }
   return { patched, missing };
@@ -150,17 +153,6 @@ export interface RunningWebhooks extends AsyncDisposable {
   refresh(): Promise<void>;
   /** Stops the timer and the server. */
   close(): Promise<void>;
-}
-
-/**
- * The CRD names of the conversion webhooks: the default {@linkcode CaBundleTargets}'s
- * `customResourceDefinitions`.
- *
- * @param webhooks the webhooks
- * @returns the CRD names
- */
-export function conversionCrdNames(webhooks: readonly Webhook[]): string[] {
-  return webhooks.filter((w): w is ConversionWebhook => w.kind === "conversion").map((w) => w.name);
 }
 
 /**
