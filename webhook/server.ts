@@ -12,7 +12,15 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  trace,
+} from "@opentelemetry/api";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import { Registry } from "../metrics/mod.ts";
 import { TRACER_NAME } from "../runner/tracing.ts";
@@ -26,6 +34,11 @@ import {
 import { type ConversionWebhook, reviewConversion } from "./conversion.ts";
 
 const logger = getLogger(["roperator", "webhook"]);
+
+const HEADERS_GETTER: TextMapGetter<Headers> = {
+  keys: (headers) => [...headers.keys()],
+  get: (headers, key) => headers.get(key) ?? undefined,
+};
 
 /** Any webhook the server can serve. */
 export type Webhook =
@@ -278,6 +291,8 @@ export class WebhookServer implements AsyncDisposable {
       return new Response("request body too large\n", { status: 413 });
     }
     const started = performance.now();
+    // The API server's trace context (traceparent), when a propagator is registered.
+    const remote = propagation.extract(ROOT_CONTEXT, request.headers, HEADERS_GETTER);
     const span = trace.getTracer(TRACER_NAME).startSpan("roperator.webhook", {
       kind: SpanKind.SERVER,
       attributes: {
@@ -285,12 +300,14 @@ export class WebhookServer implements AsyncDisposable {
         "roperator.webhook.kind": webhook.kind,
         "url.path": path,
       },
-    });
+    }, remote);
+    // The handler runs in the span's context: its own spans nest under it.
+    const ctx = trace.setSpan(remote, span);
     let result = "error";
     try {
       const body = await request.json();
       if (webhook.kind === "conversion") {
-        const outcome = await reviewConversion(webhook, body);
+        const outcome = await context.with(ctx, () => reviewConversion(webhook, body));
         result = outcome.result;
         span.setAttribute("roperator.webhook.objects", outcome.objects);
         const message = outcome.review.response?.result.message;
@@ -304,10 +321,11 @@ export class WebhookServer implements AsyncDisposable {
         }
         return Response.json(outcome.review);
       }
-      const outcome = await reviewAdmission(
-        webhook as ValidatingWebhook<KubernetesObject> | MutatingWebhook<KubernetesObject>,
-        body,
-      );
+      const outcome = await context.with(ctx, () =>
+        reviewAdmission(
+          webhook as ValidatingWebhook<KubernetesObject> | MutatingWebhook<KubernetesObject>,
+          body,
+        ));
       result = outcome.result;
       const req = outcome.request;
       span.setAttributes({

@@ -1,4 +1,17 @@
 import assert from "node:assert/strict";
+import {
+  type Attributes,
+  type Context,
+  propagation,
+  type Span,
+  type SpanOptions,
+  type SpanStatus,
+  SpanStatusCode,
+  type TextMapPropagator,
+  trace,
+  type Tracer,
+  type TracerProvider,
+} from "@opentelemetry/api";
 import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
 import { parsePrometheusText } from "../runner/metrics.ts";
 import {
@@ -182,4 +195,124 @@ Deno.test("WebhookServer: two webhooks on one path are refused", async () => {
       }),
     WebhookServerError,
   );
+});
+
+interface RecordedSpan {
+  name: string;
+  attributes: Attributes;
+  traceId: string;
+  parentSpanId: string | undefined;
+  status: SpanStatus;
+  ended: boolean;
+}
+
+/** Records spans in memory (an SDK's job), enough to see names, attributes, parents, status. */
+class MemoryTracerProvider implements TracerProvider {
+  readonly spans: RecordedSpan[] = [];
+  getTracer(): Tracer {
+    const spans = this.spans;
+    const startSpan = (name: string, options: SpanOptions = {}, ctx?: Context): Span => {
+      const parent = ctx ? trace.getSpanContext(ctx) : undefined;
+      const record: RecordedSpan = {
+        name,
+        attributes: { ...options.attributes },
+        traceId: parent?.traceId ?? "0af7651916cd43dd8448eb211c80319c",
+        parentSpanId: parent?.spanId,
+        status: { code: SpanStatusCode.UNSET },
+        ended: false,
+      };
+      spans.push(record);
+      const span: Span = {
+        spanContext: () => ({ traceId: record.traceId, spanId: "00f067aa0ba902b7", traceFlags: 1 }),
+        setAttribute: (key, value) => {
+          record.attributes[key] = value;
+          return span;
+        },
+        setAttributes: (attributes) => {
+          Object.assign(record.attributes, attributes);
+          return span;
+        },
+        addEvent: () => span,
+        addLink: () => span,
+        addLinks: () => span,
+        setStatus: (status) => {
+          record.status = status;
+          return span;
+        },
+        updateName: () => span,
+        end: () => {
+          record.ended = true;
+        },
+        isRecording: () => !record.ended,
+        recordException: () => {},
+      };
+      return span;
+    };
+    return { startSpan, startActiveSpan: (() => {}) as unknown as Tracer["startActiveSpan"] };
+  }
+}
+
+/** Reads a W3C `traceparent` (what @opentelemetry/core's propagator does). */
+const traceparentPropagator: TextMapPropagator = {
+  inject: () => {},
+  extract: (ctx, carrier, getter) => {
+    const value = getter.get(carrier, "traceparent");
+    const match = typeof value === "string" &&
+      /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(value);
+    if (!match) return ctx;
+    return trace.setSpanContext(ctx, {
+      traceId: match[1]!,
+      spanId: match[2]!,
+      traceFlags: Number.parseInt(match[3]!, 16),
+      isRemote: true,
+    });
+  },
+  fields: () => ["traceparent"],
+};
+
+Deno.test("WebhookServer: a span per request, a child of the API server's traceparent", async () => {
+  const provider = new MemoryTracerProvider();
+  assert.ok(trace.setGlobalTracerProvider(provider));
+  assert.ok(propagation.setGlobalPropagator(traceparentPropagator));
+  try {
+    const { ca, serving } = await pki();
+    await using server = await WebhookServer.start({
+      webhooks: [validate],
+      certificate: serving,
+      port: 0,
+      hostname: "127.0.0.1",
+    });
+    using client = Deno.createHttpClient({ caCerts: [ca.certificate] });
+    const res = await fetch(`https://127.0.0.1:${server.port}${validate.path}`, {
+      method: "POST",
+      body: admissionReview(20),
+      headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-a3ce929d0e0e4736-01" },
+      client,
+    });
+    await res.body?.cancel();
+    const bad = await fetch(`https://127.0.0.1:${server.port}${validate.path}`, {
+      method: "POST",
+      body: "not json",
+      client,
+    });
+    await bad.body?.cancel();
+    const [denied, failed] = provider.spans.filter((s) => s.name === "roperator.webhook");
+    assert.equal(denied?.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert.equal(denied?.parentSpanId, "a3ce929d0e0e4736");
+    assert.deepEqual(denied?.attributes, {
+      "roperator.webhook.name": validate.name,
+      "roperator.webhook.kind": "validating",
+      "url.path": validate.path,
+      "roperator.webhook.operation": "CREATE",
+      "roperator.webhook.dry_run": false,
+      "roperator.webhook.result": "denied",
+    });
+    assert.equal(denied?.ended, true);
+    assert.equal(failed?.parentSpanId, undefined);
+    assert.equal(failed?.status.code, SpanStatusCode.ERROR);
+    assert.equal(failed?.attributes["roperator.webhook.result"], "error");
+  } finally {
+    trace.disable();
+    propagation.disable();
+  }
 });
