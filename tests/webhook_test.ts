@@ -197,12 +197,22 @@ Deno.test.beforeAll(async () => {
     (installed.spec as { conversion?: { strategy?: string } }).conversion?.strategy,
     "Webhook",
   );
-  await running.refresh();
-  const validating = await new ResourceClient(
-    admin,
-    k8s.admissionregistration.v1.ValidatingWebhookConfiguration,
-  ).get("gadgets-validating");
-  assert.equal(validating.webhooks?.[0]?.clientConfig.caBundle, btoa(running.caBundle));
+  // Installed after the operator started: it tries again within seconds.
+  for (
+    const type of [
+      k8s.admissionregistration.v1.ValidatingWebhookConfiguration,
+      k8s.admissionregistration.v1.MutatingWebhookConfiguration,
+    ]
+  ) {
+    await eventually("the caBundle written into the configuration", async () => {
+      const configuration = await new ResourceClient(admin, type as ResourceType).get(
+        type === k8s.admissionregistration.v1.ValidatingWebhookConfiguration
+          ? "gadgets-validating"
+          : "gadgets-mutating",
+      ) as { webhooks?: { clientConfig: { caBundle?: string } }[] };
+      return configuration.webhooks?.[0]?.clientConfig.caBundle === btoa(running.caBundle);
+    });
+  }
   const gadgets = new ResourceClient(admin, Gadget, ns);
   // Wait until the API server calls the webhooks (its configuration informer has caught up).
   await eventually("the webhooks to be called", async () => {

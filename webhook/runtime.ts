@@ -7,7 +7,6 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { ApiError } from "../client/errors.ts";
 import type { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
@@ -19,6 +18,9 @@ import { jsonEqual } from "./json_patch.ts";
 import { type Webhook, WebhookServer } from "./server.ts";
 
 const logger = getLogger(["roperator", "webhook"]);
+
+/** How soon a failed refresh, or a missing configuration, is tried again. */
+const RETRY_MS = 10_000;
 
 /** Which objects' `caBundle` the operator keeps current. */
 export interface CaBundleTargets {
@@ -132,7 +134,10 @@ export interface StartWebhooksOptions {
    * cert-manager's cainjector fills them in.
    */
   caBundleTargets?: CaBundleTargets;
-  /** How often the certificates are checked; default ten minutes. */
+  /**
+   * How often the certificates are checked and the CA bundle written where it differs; default
+   * ten minutes (ten seconds while an object is missing or a check failed).
+   */
   checkIntervalMs?: number;
   /** Where the metrics go. */
   registry?: Registry;
@@ -174,45 +179,55 @@ export async function startWebhooks(options: StartWebhooksOptions): Promise<Runn
     ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
     ...(options.registry === undefined ? {} : { registry: options.registry }),
   });
-  let injected: string | undefined;
-  const inject = async () => {
-    if (!options.caBundleTargets || injected === certificates.caBundle) return;
+  /** Writes the bundle where it differs; false when an object is missing or the write failed. */
+  const inject = async (): Promise<boolean> => {
+    if (!options.caBundleTargets) return true;
     try {
       const { missing } = await injectCaBundle(
         options.client,
         options.caBundleTargets,
         certificates.caBundle,
       );
-      // Objects missing now are tried again at the next refresh.
-      if (missing === 0) injected = certificates.caBundle;
+      return missing === 0;
     } catch (error) {
-      const detail = error instanceof ApiError ? error.message : String(error);
+      const detail = error instanceof Error ? error.message : String(error);
       logger.error("Cannot write the webhook CA bundle: {detail}", { detail, error });
+      return false;
     }
   };
-  await inject();
+  const checkIntervalMs = options.checkIntervalMs ?? 600_000;
+  // Objects not there yet (installed after the operator), or a failed write: try again soon.
+  const retryMs = Math.min(RETRY_MS, checkIntervalMs);
+  let closed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const schedule = (ok: boolean) => {
+    clearTimeout(timer);
+    if (!closed) timer = setTimeout(() => void refresh(), ok ? checkIntervalMs : retryMs);
+  };
   let running: Promise<void> = Promise.resolve();
   const refresh = (): Promise<void> => {
     running = running.then(async () => {
+      if (closed) return;
+      let ok = false;
       try {
-        const next = await store.ensure();
+        certificates = await store.ensure();
         // The bundle first: API servers must trust a new CA before they meet it.
-        certificates = next;
-        await inject();
-        await server.setCertificate(next.serving);
+        ok = await inject();
+        await server.setCertificate(certificates.serving);
       } catch (error) {
+        ok = false;
         const detail = error instanceof Error ? error.message : String(error);
         logger.error("Cannot refresh the webhook certificates: {detail}", { detail, error });
       }
+      schedule(ok);
     });
     return running;
   };
-  const timer = setInterval(() => void refresh(), options.checkIntervalMs ?? 600_000);
-  let closed = false;
+  schedule(await inject());
   const close = async () => {
     if (closed) return;
     closed = true;
-    clearInterval(timer);
+    clearTimeout(timer);
     await running;
     await server.close();
   };
