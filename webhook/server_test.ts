@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import {
   type Attributes,
   type Context,
@@ -314,5 +315,55 @@ Deno.test("WebhookServer: a span per request, a child of the API server's tracep
   } finally {
     trace.disable();
     propagation.disable();
+  }
+});
+
+Deno.test("WebhookServer: a handler that throws is an HTTP 500 (the API server applies the failurePolicy), logged under roperator.webhook", async () => {
+  const records: LogRecord[] = [];
+  await configure({
+    sinks: { memory: (record: LogRecord) => records.push(record) },
+    loggers: [
+      { category: ["roperator", "webhook"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
+  try {
+    const broken = validatingWebhook({
+      type: Widget,
+      name: "broken.widgets.example.dev",
+      handler: () => {
+        throw new Error("the handler's bug");
+      },
+    });
+    const { ca, serving } = await pki();
+    await using server = await WebhookServer.start({
+      webhooks: [broken, validate],
+      certificate: serving,
+      port: 0,
+      hostname: "127.0.0.1",
+    });
+    using client = Deno.createHttpClient({ caCerts: [ca.certificate] });
+    const res = await fetch(`https://127.0.0.1:${server.port}${broken.path}`, {
+      method: "POST",
+      body: admissionReview(1),
+      client,
+    });
+    assert.equal(res.status, 500);
+    assert.match(await res.text(), /the handler's bug/);
+    const ok = await fetch(`https://127.0.0.1:${server.port}${validate.path}`, {
+      method: "POST",
+      body: admissionReview(20),
+      client,
+    });
+    await ok.body?.cancel();
+    const errors = records.filter((r) => r.level === "error");
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]!.properties.webhook, broken.name);
+    const debug = records.find((r) => r.level === "debug" && r.properties.result === "denied");
+    assert.equal(debug?.properties.webhook, validate.name);
+    assert.equal(debug?.properties.message, "too big");
+    assert.ok(records.every((r) => r.category.join(".") === "roperator.webhook"));
+  } finally {
+    await reset();
   }
 });
