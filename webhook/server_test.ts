@@ -14,7 +14,7 @@ import {
   type TracerProvider,
 } from "@opentelemetry/api";
 import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
-import { parsePrometheusText } from "../runner/metrics.ts";
+import { parsePrometheusText } from "../testkit/prometheus_text.ts";
 import {
   type CertifiedKey,
   createCertificateAuthority,
