@@ -265,17 +265,21 @@ export interface MutatingWebhook<T extends KubernetesObject = KubernetesObject>
 export class WebhookConfigError extends TypeError {
   /** The field at fault, such as `timeoutSeconds`. */
   readonly field: string;
+  /** What is wrong with the field, without the "Cannot …" part. */
+  readonly detail: string;
 
   /**
    * Creates the error.
    *
    * @param field the field at fault
    * @param message what is wrong, as "Cannot …: detail"
+   * @param detail what is wrong with the field alone; default the message
    */
-  constructor(field: string, message: string) {
+  constructor(field: string, message: string, detail: string = message) {
     super(message);
     this.name = "WebhookConfigError";
     this.field = field;
+    this.detail = detail;
   }
 }
 

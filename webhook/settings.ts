@@ -98,6 +98,25 @@ export interface WebhooksConfig {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const KINDS = new Set(["validating", "mutating", "conversion"]);
+const KNOWN_FIELDS: ReadonlySet<string> = new Set([
+  "hooks",
+  "port",
+  "hostname",
+  "namespace",
+  "serviceName",
+  "servicePort",
+  "url",
+  "certificates",
+]);
+const KNOWN_CERTIFICATE_FIELDS: ReadonlySet<string> = new Set([
+  "source",
+  "secretName",
+  "dnsNames",
+  "ipAddresses",
+  "renewBeforeMs",
+  "caPropagationMs",
+  "checkIntervalMs",
+]);
 
 /**
  * Validates the `webhooks` section of an operator config.
@@ -105,16 +124,25 @@ const KINDS = new Set(["validating", "mutating", "conversion"]);
  * @param init the section as written
  * @param operatorName the operator's name, for the default names
  * @returns the validated section
- * @throws {WebhookConfigError} naming the field at fault (`webhooks.<field>`)
+ * @throws {WebhookConfigError} naming the field at fault (`webhooks.<field>`), with the message
+ * `Cannot configure operator "<name>": webhooks.<field>: <detail>`
  */
 export function webhooksConfig(init: WebhooksConfigInit, operatorName: string): WebhooksConfig {
   const fail = (field: string, detail: string): never => {
+    const path = field ? `webhooks.${field}` : "webhooks";
     throw new WebhookConfigError(
-      `webhooks.${field}`,
-      `Cannot configure the webhooks of operator "${operatorName}": webhooks.${field} ${detail}`,
+      path,
+      `Cannot configure operator "${operatorName}": ${path}: ${detail}`,
+      detail,
     );
   };
   if (typeof init !== "object" || init === null) fail("", "must be an object");
+  for (const key of Object.keys(init)) {
+    if (!KNOWN_FIELDS.has(key)) fail(key, "is not an option");
+  }
+  for (const key of Object.keys(init.certificates ?? {})) {
+    if (!KNOWN_CERTIFICATE_FIELDS.has(key)) fail(`certificates.${key}`, "is not an option");
+  }
   if (!Array.isArray(init.hooks) || init.hooks.length === 0) {
     fail("hooks", "must list at least one webhook");
   }
@@ -124,39 +152,39 @@ export function webhooksConfig(init: WebhooksConfigInit, operatorName: string): 
     if (typeof hook !== "object" || hook === null || !KINDS.has(hook.kind)) {
       fail(
         `hooks[${i}]`,
-        "is not a webhook made by validatingWebhook, mutatingWebhook or conversionWebhook",
+        "must be a webhook made by validatingWebhook, mutatingWebhook or conversionWebhook",
       );
     }
     const samePath = paths.get(hook.path);
     if (samePath !== undefined) {
-      fail(`hooks[${i}].path`, `"${hook.path}" repeats hooks[${samePath}]`);
+      fail(`hooks[${i}].path`, `"${hook.path}" is already the path of hooks[${samePath}]`);
     }
     const key = `${hook.kind}/${hook.name}`;
     const sameName = names.get(key);
     if (sameName !== undefined) {
-      fail(`hooks[${i}].name`, `"${hook.name}" repeats hooks[${sameName}]`);
+      fail(`hooks[${i}].name`, `"${hook.name}" is already the name of hooks[${sameName}]`);
     }
     paths.set(hook.path, i);
     names.set(key, i);
   });
   const port = init.port ?? 9443;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    fail("port", `is ${port}, not a port number (0–65535)`);
+    fail("port", `must be an integer from 0 to 65535, got ${port}`);
   }
   const servicePort = init.servicePort ?? 443;
   if (!Number.isInteger(servicePort) || servicePort < 1 || servicePort > 65535) {
-    fail("servicePort", `is ${servicePort}, not a port number (1–65535)`);
+    fail("servicePort", `must be an integer from 1 to 65535, got ${servicePort}`);
   }
-  if (init.hostname !== undefined && !init.hostname) fail("hostname", "is empty");
+  if (init.hostname !== undefined && !init.hostname) fail("hostname", "must not be empty");
   if (init.namespace !== undefined && !DNS_LABEL.test(init.namespace)) {
-    fail("namespace", `"${init.namespace}" is not a namespace name`);
+    fail("namespace", `must be a namespace name (a DNS-1123 label), got "${init.namespace}"`);
   }
   const serviceName = webhookServiceName({
     operatorName,
     ...(init.serviceName === undefined ? {} : { serviceName: init.serviceName }),
   });
   if (!DNS_LABEL.test(serviceName) || serviceName.length > 63) {
-    fail("serviceName", `"${serviceName}" is not a Service name (a DNS label)`);
+    fail("serviceName", `must be a Service name (a DNS-1123 label), got "${serviceName}"`);
   }
   if (init.url !== undefined) {
     let url: URL | undefined;
@@ -166,21 +194,21 @@ export function webhooksConfig(init: WebhooksConfigInit, operatorName: string): 
       url = undefined;
     }
     if (!url || url.protocol !== "https:" || url.search || url.hash || url.username) {
-      fail("url", `"${init.url}" is not an https URL without query, fragment or user`);
+      fail("url", `must be an https URL without query, fragment or user, got "${init.url}"`);
     }
   }
   const certs = init.certificates ?? {};
   const source = certs.source ?? "self-signed";
   if (source !== "self-signed" && source !== "cert-manager") {
-    fail("certificates.source", `is "${source}", not "self-signed" or "cert-manager"`);
+    fail("certificates.source", `must be "self-signed" or "cert-manager", got "${source}"`);
   }
   const secretName = certs.secretName ?? `${operatorName}-webhook-tls`;
   if (!DNS_SUBDOMAIN.test(secretName) || secretName.length > 253) {
-    fail("certificates.secretName", `"${secretName}" is not a Secret name`);
+    fail("certificates.secretName", `must be a Secret name (a DNS subdomain), got "${secretName}"`);
   }
   for (const [i, name] of (certs.dnsNames ?? []).entries()) {
     if (!/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/i.test(name)) {
-      fail(`certificates.dnsNames[${i}]`, `"${name}" is not a DNS name`);
+      fail(`certificates.dnsNames[${i}]`, `must be a DNS name, got "${name}"`);
     }
   }
   for (const [i, ip] of (certs.ipAddresses ?? []).entries()) {
@@ -192,11 +220,14 @@ export function webhooksConfig(init: WebhooksConfigInit, operatorName: string): 
         ok = false;
       }
     }
-    if (!ok) fail(`certificates.ipAddresses[${i}]`, `"${ip}" is not an IP address`);
+    if (!ok) fail(`certificates.ipAddresses[${i}]`, `must be an IP address, got "${ip}"`);
   }
   const positive = (field: string, value: number | undefined, min: number) => {
     if (value !== undefined && !(Number.isFinite(value) && value >= min)) {
-      fail(`certificates.${field}`, `is ${value}, not a number of milliseconds ≥ ${min}`);
+      fail(
+        `certificates.${field}`,
+        `must be a number of milliseconds of at least ${min}, got ${value}`,
+      );
     }
   };
   positive("renewBeforeMs", certs.renewBeforeMs, 1);

@@ -44,8 +44,21 @@ Deno.test("webhooksConfig: defaults", () => {
   assert.equal(config.certificates.checkIntervalMs, 600_000);
 });
 
+Deno.test("webhooksConfig: the message names the operator, the field and what is wrong", () => {
+  assert.throws(
+    () => webhooksConfig({ hooks, port: 70000 }, "widgets"),
+    {
+      name: "WebhookConfigError",
+      message:
+        'Cannot configure operator "widgets": webhooks.port: must be an integer from 0 to 65535, got 70000',
+    },
+  );
+});
+
 Deno.test("webhooksConfig: each invalid field is named", () => {
   assert.equal(field({ hooks: [] }), "webhooks.hooks");
+  // deno-lint-ignore no-explicit-any
+  assert.equal(field({ hooks, prot: 9443 } as any), "webhooks.prot");
   // deno-lint-ignore no-explicit-any
   assert.equal(field({ hooks: [validate, {} as any] }), "webhooks.hooks[1]");
   assert.equal(field({ hooks: [validate, validate] }), "webhooks.hooks[1].path");
