@@ -25,6 +25,11 @@ import { conversionWebhook, LOST_FIELDS_ANNOTATION } from "../webhook/conversion
 import { webhookConfigurations } from "../webhook/configuration.ts";
 import { type RunningWebhooks, startWebhooks } from "../webhook/runtime.ts";
 import { WebhookServer } from "../webhook/server.ts";
+import { webhookManifests } from "../webhook/settings.ts";
+import { operatorConfig } from "../config/operator_config.ts";
+import { startOperator } from "../runner/run_operator.ts";
+import { parsePrometheusText } from "../testkit/prometheus_text.ts";
+import type { KubernetesObjectOf, ValidatingWebhookConfiguration } from "../k8s/mod.ts";
 
 const GROUP = "webhook.test.roperator.dev";
 type GadgetV1 = KubernetesObject & {
@@ -459,4 +464,66 @@ Deno.test("certificates are renewed, and the CA rolled over, without a failed ad
   }
   assert.deepEqual(failures, []);
   assert.ok(requests >= 50);
+});
+
+Deno.test("startOperator serves the config's webhooks (the operator writes their CA), and stop closes them", async () => {
+  const Gizmo = resourceType({
+    apiVersion: `${GROUP}/v1`,
+    kind: "Gizmo",
+    plural: "gizmos",
+    namespaced: true,
+  });
+  await installCustomResourceDefinitions(admin, [crd("Gizmo", "gizmos", ["v1"])]);
+  const port = freePort();
+  const config = operatorConfig({
+    name: "gizmo-operator",
+    parent: Gizmo,
+    namespace: ns,
+    server: false,
+    webhooks: {
+      hooks: [validatingWebhook({ type: Gizmo, handler: () => deny("no gizmos today") })],
+      port,
+      hostname: "127.0.0.1",
+      url: `https://127.0.0.1:${port}`,
+      certificates: { ipAddresses: ["127.0.0.1"] },
+    },
+  });
+  const op = await startOperator(config, () => ({ children: [] }), {
+    clientConfig: cp.clientConfig,
+  });
+  const configs = new ResourceClient(
+    admin,
+    k8s.admissionregistration.v1.ValidatingWebhookConfiguration,
+  );
+  // What --print-manifests prints for the section, installed as is (no caBundle).
+  const manifests = webhookManifests(config.webhooks!, {
+    operatorName: config.name,
+    namespace: ns,
+  });
+  const validating = manifests.find((o) => o.kind === "ValidatingWebhookConfiguration")!;
+  await configs.create(validating as KubernetesObjectOf<ValidatingWebhookConfiguration>);
+  try {
+    assert.equal(op.webhookPort, port);
+    const gizmos = new ResourceClient(admin, Gizmo, ns);
+    await eventually("the operator's webhook to deny", async () => {
+      try {
+        await gizmos.create({ metadata: { name: "g" } }, { dryRun: "All" });
+        return false;
+      } catch (error) {
+        return error instanceof ApiError && error.message.includes("no gizmos today");
+      }
+    });
+    const secret = await new ResourceClient(admin, k8s.core.v1.Secret, ns).get(
+      "gizmo-operator-webhook-tls",
+    );
+    assert.equal(secret.type, "kubernetes.io/tls");
+    const denied = parsePrometheusText(op.metrics.registry.render()).find((s) =>
+      s.name === "roperator_webhook_requests_total" && s.labels.result === "denied"
+    );
+    assert.ok((denied?.value ?? 0) >= 1);
+  } finally {
+    await op.stop();
+    await configs.delete(validating.metadata!.name!);
+  }
+  await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
 });
