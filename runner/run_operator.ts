@@ -511,7 +511,9 @@ async function startWebhookServers(
           await startConfiguredWebhooks(config.webhooks, {
             client,
             operatorName: config.name,
-            namespace: config.namespace ?? client.config.namespace ?? presenceNamespaceFromEnv(),
+            // Where the operator runs (its Service selects its pods): in a pod, the service
+            // account's namespace.
+            namespace: client.config.namespace ?? config.namespace ?? presenceNamespaceFromEnv(),
             registry: metrics[i]!.registry,
           }),
         );

@@ -26,6 +26,8 @@ import { webhookConfigurations } from "../webhook/configuration.ts";
 import { type RunningWebhooks, startWebhooks } from "../webhook/runtime.ts";
 import { WebhookServer } from "../webhook/server.ts";
 import { webhookManifests } from "../webhook/settings.ts";
+import { manifestsFor, toYaml } from "../deploy/manifests.ts";
+import { loadAll } from "js-yaml";
 import { operatorConfig } from "../config/operator_config.ts";
 import { startOperator } from "../runner/run_operator.ts";
 import { parsePrometheusText } from "../testkit/prometheus_text.ts";
@@ -526,4 +528,80 @@ Deno.test("startOperator serves the config's webhooks (the operator writes their
     await configs.delete(validating.metadata!.name!);
   }
   await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port }));
+});
+
+Deno.test("--print-manifests' objects, webhooks included, are accepted by the API server", async () => {
+  const Thing = resourceType({
+    apiVersion: `${GROUP}/v1`,
+    kind: "Thingamajig",
+    plural: "thingamajigs",
+    namespaced: true,
+  });
+  await installCustomResourceDefinitions(admin, [crd("Thingamajig", "thingamajigs", [
+    "v1alpha1",
+    "v1",
+  ])]);
+  const config = operatorConfig({
+    name: "thing-operator",
+    parent: Thing,
+    namespace: ns,
+    webhooks: {
+      hooks: [
+        // Selects nothing: no request of another test meets a webhook nobody serves.
+        validatingWebhook({
+          type: Thing,
+          objectSelector: { matchLabels: { "never-set": "x" } },
+          handler: () => allow(),
+        }),
+        mutatingWebhook({
+          type: Thing,
+          objectSelector: { matchLabels: { "never-set": "x" } },
+          handler: () => ({ allowed: true }),
+        }),
+        conversionWebhook<{ v1alpha1: KubernetesObject; v1: KubernetesObject }>({
+          type: Thing,
+          converters: { v1alpha1: { v1: (o) => o }, v1: { v1alpha1: (o) => o } },
+        }),
+      ],
+    },
+  });
+  const objects = loadAll(toYaml(manifestsFor(config, { image: "example/thing:1", namespace: ns })))
+    .slice(-4) as KubernetesObject[];
+  assert.deepEqual(objects.map((o) => o.kind), [
+    "Service",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "CustomResourceDefinition",
+  ]);
+  const [service, validating, mutating, crdStanza] = objects as [
+    KubernetesObject,
+    KubernetesObject,
+    KubernetesObject,
+    KubernetesObject,
+  ];
+  const validatingConfigs = new ResourceClient(
+    admin,
+    k8s.admissionregistration.v1.ValidatingWebhookConfiguration as ResourceType,
+  );
+  const mutatingConfigs = new ResourceClient(
+    admin,
+    k8s.admissionregistration.v1.MutatingWebhookConfiguration as ResourceType,
+  );
+  try {
+    await new ResourceClient(admin, k8s.core.v1.Service as ResourceType, ns).create(service);
+    await validatingConfigs.create(validating);
+    await mutatingConfigs.create(mutating);
+    // Applied over the installed CRD (kubectl apply merges it).
+    const patched = await new ResourceClient(
+      admin,
+      k8s.apiextensions.v1.CustomResourceDefinition as ResourceType,
+    ).patch(crdStanza.metadata!.name!, { spec: crdStanza.spec });
+    assert.equal(
+      (patched.spec as { conversion: { strategy: string } }).conversion.strategy,
+      "Webhook",
+    );
+  } finally {
+    await validatingConfigs.delete("thing-operator-validating").catch(() => {});
+    await mutatingConfigs.delete("thing-operator-mutating").catch(() => {});
+  }
 });

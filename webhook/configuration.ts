@@ -46,6 +46,8 @@ export interface WebhookEndpointOptions {
   certManagerCertificate?: string;
   /** Labels for every generated object. */
   labels?: Record<string, string>;
+  /** The labels of the operator's pods, for the Service; default `app.kubernetes.io/name`. */
+  selector?: Record<string, string>;
 }
 
 /** How the API server reaches a webhook: a URL, or a Service; and the CA it trusts. */
@@ -226,7 +228,7 @@ export function webhookConfigurations(
         ...(options.labels ? { labels: { ...options.labels } } : {}),
       },
       spec: {
-        selector: { "app.kubernetes.io/name": options.operatorName },
+        selector: { ...(options.selector ?? { "app.kubernetes.io/name": options.operatorName }) },
         ports: [{
           name: "webhook",
           port: options.servicePort ?? 443,

@@ -261,6 +261,8 @@ export interface WebhookOwner {
   namespace: string;
   /** Labels for the generated objects. */
   labels?: Record<string, string>;
+  /** The labels of the operator's pods, for the Service; default `app.kubernetes.io/name`. */
+  selector?: Record<string, string>;
 }
 
 function endpoint(config: WebhooksConfig, owner: WebhookOwner): WebhookEndpointOptions {
@@ -276,6 +278,7 @@ function endpoint(config: WebhooksConfig, owner: WebhookOwner): WebhookEndpointO
       ? { certManagerCertificate: `${namespace}/${owner.operatorName}-webhook` }
       : {}),
     ...(owner.labels ? { labels: owner.labels } : {}),
+    ...(owner.selector ? { selector: owner.selector } : {}),
   };
 }
 
