@@ -476,8 +476,8 @@ export interface AdmissionOutcome {
  * @throws {AdmissionReviewError} when `body` is not an `AdmissionReview` with a request
  * @throws whatever the handler throws
  */
-export async function reviewAdmission(
-  webhook: ValidatingWebhook<KubernetesObject> | MutatingWebhook<KubernetesObject>,
+export async function reviewAdmission<T extends KubernetesObject>(
+  webhook: ValidatingWebhook<T> | MutatingWebhook<T>,
   body: unknown,
 ): Promise<AdmissionOutcome> {
   const review = body as Partial<AdmissionReview> | null;
@@ -491,8 +491,9 @@ export async function reviewAdmission(
         `request`,
     );
   }
-  const typed: AdmissionRequest = { ...request, dryRun: request.dryRun === true };
-  const decision: MutationDecision<KubernetesObject> = webhook.kind === "validating"
+  // The API server's object, taken to be of the webhook's type (its rules name that type).
+  const typed = { ...request, dryRun: request.dryRun === true } as AdmissionRequest<T>;
+  const decision: MutationDecision<T> = webhook.kind === "validating"
     ? await webhook.handler(typed)
     : await webhook.handler(typed);
   const response: AdmissionResponse = { uid: request.uid, allowed: decision.allowed === true };
@@ -516,6 +517,6 @@ export async function reviewAdmission(
       response,
     },
     result: response.allowed ? "allowed" : "denied",
-    request: typed,
+    request: typed as AdmissionRequest,
   };
 }
