@@ -605,3 +605,55 @@ Deno.test("--print-manifests' objects, webhooks included, are accepted by the AP
     await mutatingConfigs.delete("thing-operator-mutating").catch(() => {});
   }
 });
+
+Deno.test("with cert-manager, the operator serves the Secret cert-manager keeps, and picks up its renewal", async () => {
+  const secrets = new ResourceClient(admin, k8s.core.v1.Secret, ns);
+  const issue = async () => {
+    const ca = await createCertificateAuthority({ commonName: "cert-manager-ca" });
+    const serving = await issueServingCertificate(ca, { ipAddresses: ["127.0.0.1"] });
+    return { ca, serving };
+  };
+  const asSecret = ({ ca, serving }: Awaited<ReturnType<typeof issue>>) => ({
+    "tls.crt": btoa(serving.certificate),
+    "tls.key": btoa(serving.key),
+    "ca.crt": btoa(ca.certificate),
+  });
+  const first = await issue();
+  await secrets.create({
+    metadata: { name: "cm-tls" },
+    type: "kubernetes.io/tls",
+    data: asSecret(first),
+  });
+  await using webhooks = await startWebhooks({
+    client: admin,
+    webhooks: [validate],
+    port: 0,
+    hostname: "127.0.0.1",
+    certificates: { namespace: ns, secretName: "cm-tls", source: "cert-manager" },
+    checkIntervalMs: 3_600_000,
+  });
+  const post = async (ca: string) => {
+    using client = Deno.createHttpClient({ caCerts: [ca] });
+    const res = await fetch(`https://127.0.0.1:${webhooks.port}${validate.path}`, {
+      method: "POST",
+      body: JSON.stringify({
+        apiVersion: "admission.k8s.io/v1",
+        kind: "AdmissionReview",
+        request: { uid: "u", operation: "CREATE", userInfo: {}, object: { spec: {} } },
+      }),
+      client,
+    });
+    return (await res.json()).response.allowed as boolean;
+  };
+  assert.equal(await post(first.ca.certificate), true);
+  assert.equal(webhooks.caBundle, first.ca.certificate);
+
+  const second = await issue();
+  const current = await secrets.get("cm-tls");
+  await secrets.replace({ ...current, data: asSecret(second) });
+  await webhooks.refresh();
+  assert.equal(await post(second.ca.certificate), true);
+  await assert.rejects(() => post(first.ca.certificate));
+  // The store never wrote the Secret: cert-manager owns it.
+  assert.equal((await secrets.get("cm-tls")).data?.["tls.crt"], btoa(second.serving.certificate));
+});
