@@ -215,7 +215,11 @@ export class WebhookServer implements AsyncDisposable {
     this.#connections.add(connection);
     let upstream: Deno.TcpConn | undefined;
     try {
+      // No Nagle delay on either leg: small writes (a TLS record, an HTTP/2 frame) would wait for
+      // the peer's delayed ACK, some 40 ms per exchange.
+      connection.setNoDelay(true);
       upstream = await Deno.connect({ hostname: "127.0.0.1", port: this.#server!.addr.port });
+      upstream.setNoDelay(true);
       this.#connections.add(upstream);
       await Promise.allSettled([
         connection.readable.pipeTo(upstream.writable),
