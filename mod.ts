@@ -10,7 +10,8 @@
  * running the operator, and its errors. The rest lives behind subpath exports:
  * `@roperator/core/k8s` (the built-in resource types and their object types),
  * `@roperator/core/client` (the Kubernetes client), `@roperator/core/deploy` (RBAC and
- * manifests), `@roperator/core/metrics` (Prometheus metrics) and `@roperator/core/testkit`
+ * manifests), `@roperator/core/metrics` (Prometheus metrics), `@roperator/core/webhook`
+ * (admission and conversion webhooks, served by the operator) and `@roperator/core/testkit`
  * (testing against a real control plane).
  *
  * ```ts ignore

@@ -17,6 +17,12 @@ import {
   resolveLeaderElection,
 } from "./leader_election_config.ts";
 import { resolveServer, type ServerConfig, type ServerConfigInit } from "./server_config.ts";
+import { WebhookConfigError } from "../webhook/admission.ts";
+import {
+  type WebhooksConfig,
+  webhooksConfig,
+  type WebhooksConfigInit,
+} from "../webhook/settings.ts";
 import {
   describe,
   DNS_LABEL,
@@ -156,6 +162,12 @@ export interface OperatorConfigInit {
    * the cached ones, so a dropped field would look changed on every sync.
    */
   transform?: CacheTransform;
+  /**
+   * Admission and conversion webhooks served by the operator on a port of their own, with
+   * certificates it makes, shares through a Secret and renews (see `@roperator/core/webhook`).
+   * Off by default.
+   */
+  webhooks?: WebhooksConfigInit;
 }
 
 /**
@@ -205,6 +217,8 @@ export interface OperatorConfig {
   readonly events: boolean;
   /** The user's cache transform, or `undefined` for the built-in pruning only. */
   readonly transform: CacheTransform | undefined;
+  /** The webhooks, or `undefined` when the operator serves none. */
+  readonly webhooks: WebhooksConfig | undefined;
 }
 
 const STRATEGIES: readonly UpdateStrategy[] = ["Replace", "Recreate", "OnDelete", "Apply"];
@@ -228,6 +242,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "leaderElection",
   "events",
   "transform",
+  "webhooks",
 ]);
 
 function resolveChildren(
@@ -403,6 +418,15 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
     }
     transform = init.transform;
   }
+  let webhooks: WebhooksConfig | undefined;
+  if (init.webhooks !== undefined) {
+    try {
+      webhooks = webhooksConfig(init.webhooks, name);
+    } catch (error) {
+      if (error instanceof WebhookConfigError) v.fail(error.field, error.detail);
+      throw error;
+    }
+  }
 
   return Object.freeze({
     name,
@@ -424,6 +448,7 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
     leaderElection,
     events,
     transform,
+    webhooks,
   });
 }
 

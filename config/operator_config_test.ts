@@ -11,6 +11,7 @@ import {
   type UpdateStrategy,
 } from "./operator_config.ts";
 import { k8s } from "./resource_types.ts";
+import { allow, validatingWebhook } from "../webhook/admission.ts";
 
 const EchoServer = resourceType({
   apiVersion: "example.roperator.dev/v1alpha1",
@@ -50,6 +51,7 @@ Deno.test("operatorConfig: fills every default", () => {
     leaderElection: undefined,
     events: true,
     transform: undefined,
+    webhooks: undefined,
   });
   assert.equal(DEFAULT_TRACKING_LABEL, "app.kubernetes.io/instance");
   assert.equal(DEFAULT_OWNERSHIP_LABEL, "app.kubernetes.io/managed-by");
@@ -319,3 +321,22 @@ Deno.test("childConfigFor: finds a child by key, type or object", () => {
 function typeKeyOf(type: { apiVersion: string; kind: string }): string {
   return `${type.apiVersion}/${type.kind}`;
 }
+
+Deno.test("operatorConfig: the webhooks section is validated, and its errors name the field", () => {
+  const validate = validatingWebhook({ type: EchoServer, handler: () => allow() });
+  assert.equal(operatorConfig(base).webhooks, undefined);
+  const config = operatorConfig({ ...base, webhooks: { hooks: [validate] } });
+  assert.equal(config.webhooks?.port, 9443);
+  assert.equal(config.webhooks?.certificates.secretName, "echo-webhook-tls");
+  assert.throws(
+    () => operatorConfig({ ...base, webhooks: { hooks: [validate], port: -1 } }),
+    (error: unknown) =>
+      error instanceof OperatorConfigError && error.field === "webhooks.port" &&
+      error.message ===
+        'Cannot configure operator "echo": webhooks.port: must be an integer from 0 to 65535, got -1',
+  );
+  assert.throws(
+    () => operatorConfig({ ...base, webhooks: { hooks: [] } }),
+    (error: unknown) => error instanceof OperatorConfigError && error.field === "webhooks.hooks",
+  );
+});

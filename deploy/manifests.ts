@@ -15,6 +15,7 @@ import { dump } from "js-yaml";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig } from "../config/operator_config.ts";
 import { rbacFor } from "./rbac.ts";
+import { webhookManifests } from "../webhook/settings.ts";
 
 /** Compute resources of the operator container (quantities such as `"100m"` or `"128Mi"`). */
 export interface ContainerResources {
@@ -83,7 +84,11 @@ function labelsFor(config: OperatorConfig): Record<string, string> {
  *   are off), with a liveness probe on `/health` and a readiness probe on `/ready` when health
  *   endpoints are served, and Prometheus scrape annotations when metrics are;
  * - gets `ROPERATOR_NAMESPACE` when the operator is confined to a namespace, which the CLI reads
- *   as `--namespace`.
+ *   as `--namespace`;
+ * - with `webhooks`, exposes the webhook port as `webhook`, and the webhook objects follow the
+ *   StatefulSet: the webhook Service, the webhook configurations (their `caBundle` filled in by
+ *   the operator, or cert-manager), each CRD's `spec.conversion` as a partial CRD, and with
+ *   cert-manager its Issuer and Certificate.
  *
  * @example
  * ```ts
@@ -131,6 +136,17 @@ export function manifestsFor(
       `server.hostname is "${server.hostname}", a loopback address the kubelet's probes and Prometheus cannot reach (use "0.0.0.0")`,
     );
   }
+  const webhooks = config.webhooks;
+  if (webhooks && !webhooks.url) {
+    if (webhooks.port === 0) {
+      fail("webhooks.port is 0 (a free port), which a Service cannot target");
+    }
+    if (LOOPBACK.test(webhooks.hostname)) {
+      fail(
+        `webhooks.hostname is "${webhooks.hostname}", a loopback address the API server cannot reach through the Service (use "0.0.0.0")`,
+      );
+    }
+  }
   const runAsUser = options.runAsUser ?? 65532;
   if (!Number.isSafeInteger(runAsUser) || runAsUser < 1) {
     fail(`runAsUser must be a positive integer (not root), got ${runAsUser}`);
@@ -172,6 +188,12 @@ export function manifestsFor(
         failureThreshold: 3,
       };
     }
+  }
+  if (webhooks) {
+    container.ports = [
+      ...(container.ports as unknown[] ?? []),
+      { name: "webhook", containerPort: webhooks.port, protocol: "TCP" },
+    ];
   }
   if (options.resources !== undefined) {
     const resources: Record<string, Record<string, string>> = {};
@@ -238,7 +260,10 @@ export function manifestsFor(
       },
     },
   };
-  return [...rbac, service, statefulSet];
+  const webhookObjects = webhooks
+    ? webhookManifests(webhooks, { operatorName: config.name, namespace, labels, selector: labels })
+    : [];
+  return [...rbac, service, statefulSet, ...webhookObjects];
 }
 
 const TOP_LEVEL_ORDER = ["apiVersion", "kind", "metadata"];

@@ -9,6 +9,8 @@ import { k8s } from "../config/resource_types.ts";
 import { testControlPlane } from "../testkit/control_plane.ts";
 import { manifestsFor, toYaml } from "./manifests.ts";
 import { rbacFor } from "./rbac.ts";
+import { allow, validatingWebhook } from "../webhook/admission.ts";
+import { conversionWebhook } from "../webhook/conversion.ts";
 
 const EchoServer = resourceType({
   apiVersion: "example.roperator.dev/v1alpha1",
@@ -368,4 +370,56 @@ Deno.test("manifestsFor: the API server accepts the objects, and the pod passes 
     admin.close();
     await cp.stop();
   }
+});
+
+Deno.test("manifestsFor: with webhooks, the webhook port, its Service, the configurations and the CRD conversion stanza", () => {
+  const convert = conversionWebhook<{ v1alpha1: KubernetesObject; v1: KubernetesObject }>({
+    type: EchoServer,
+    converters: { v1alpha1: { v1: (o) => o }, v1: { v1alpha1: (o) => o } },
+  });
+  const objects = manifestsFor(
+    operatorConfig({
+      ...base,
+      webhooks: {
+        hooks: [validatingWebhook({ type: EchoServer, handler: () => allow() }), convert],
+      },
+    }),
+    { image: IMAGE, namespace: "ops" },
+  );
+  const { container, template } = statefulSet(objects);
+  assert.deepEqual(container.ports?.find((p) => p.name === "webhook"), {
+    name: "webhook",
+    containerPort: 9443,
+    protocol: "TCP",
+  });
+  const webhookService = objects.find((o) => o.metadata?.name === "echo-webhook")!;
+  assert.deepEqual(webhookService.spec, {
+    selector: template.metadata.labels,
+    ports: [{ name: "webhook", port: 443, targetPort: 9443, protocol: "TCP" }],
+  });
+  assert.deepEqual(objects.slice(-3).map((o) => `${o.kind}/${o.metadata?.name}`), [
+    "Service/echo-webhook",
+    "ValidatingWebhookConfiguration/echo-validating",
+    `CustomResourceDefinition/${convert.name}`,
+  ]);
+  const validating = objects.at(-2)!.webhooks as { clientConfig: unknown }[];
+  assert.deepEqual(validating[0]!.clientConfig, {
+    service: {
+      namespace: "ops",
+      name: "echo-webhook",
+      port: 443,
+      path: "/validate/validate.echoservers.example.roperator.dev",
+    },
+  });
+  assert.throws(
+    () =>
+      manifestsFor(
+        operatorConfig({
+          ...base,
+          webhooks: { hooks: [convert], hostname: "127.0.0.1" },
+        }),
+        { image: IMAGE },
+      ),
+    /webhooks\.hostname is "127\.0\.0\.1"/,
+  );
 });

@@ -25,6 +25,7 @@
 import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
 import { groupOf } from "../client/resource_type.ts";
 import type { OperatorConfig } from "../config/operator_config.ts";
+import { webhookPermissions } from "../webhook/settings.ts";
 
 /** Options for {@linkcode rbacFor} and {@linkcode explainRules}. */
 export interface RbacOptions {
@@ -201,6 +202,9 @@ function needsOf(config: OperatorConfig, options: RbacOptions, namespace: string
         `detect a second instance: renew the presence Lease "${config.name}-presence" in namespace "${leaseNamespace}"`,
     });
   }
+  if (config.webhooks) {
+    needs.push(...webhookPermissions(config.webhooks, { operatorName: config.name, namespace }));
+  }
   if (options.events ?? config.events) {
     needs.push({
       namespace: parentScope,
@@ -276,9 +280,12 @@ function plan(config: OperatorConfig, options: RbacOptions): Plan {
     Number(b === config.namespace) - Number(a === config.namespace) || compare(a, b)
   );
   for (const ns of namespaces) {
+    const leasesOnly = needs.every((need) =>
+      need.namespace !== ns || need.group === "coordination.k8s.io"
+    );
     roles.push({
       kind: "Role",
-      name: ns === config.namespace
+      name: ns === config.namespace || !leasesOnly
         ? config.name
         : needs.some((need) => need.namespace === ns && need.reason.startsWith("leader election"))
         ? `${config.name}-leader-election`
@@ -308,7 +315,10 @@ function plan(config: OperatorConfig, options: RbacOptions): Plan {
  *   in the namespace the operator runs in;
  * - without it (`presence`): the same on Leases, for the presence Lease `<name>-presence`, in
  *   `config.namespace` when the operator is confined, else in the namespace it runs in;
- * - with `events`: `create`, `patch` on `events.k8s.io` Events, wherever the parents are.
+ * - with `events`: `create`, `patch` on `events.k8s.io` Events, wherever the parents are;
+ * - with `webhooks`: `get`, `create`, `update` on Secrets in the namespace the operator runs in
+ *   (its webhook certificates; `get` only with cert-manager), and, self-signed, `get` and `patch`
+ *   on the webhook configurations and CRDs (their `caBundle`).
  *
  * When `config.namespace` is set, namespaced types are granted by a Role in that namespace, but a
  * cluster-scoped parent or child type still needs a ClusterRole: a Role cannot grant access to

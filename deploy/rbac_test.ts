@@ -10,6 +10,7 @@ import { startOperator } from "../runner/run_operator.ts";
 import { startControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { explainRules, rbacFor } from "./rbac.ts";
+import { allow, mutatingWebhook, validatingWebhook } from "../webhook/admission.ts";
 
 const EchoServer = resourceType({
   apiVersion: "example.roperator.dev/v1alpha1",
@@ -540,4 +541,43 @@ Deno.test({
       admin.close();
     }
   },
+});
+
+Deno.test("rbacFor: webhooks add the certificate Secret and the caBundle writes", () => {
+  const hooks = [
+    validatingWebhook({ type: EchoServer, handler: () => allow() }),
+    mutatingWebhook({ type: EchoServer, handler: () => ({ allowed: true }) }),
+  ];
+  const objects = rbacFor(operatorConfig({ ...base, webhooks: { hooks } }), { namespace: "ops" });
+  const clusterRole = find(objects, "ClusterRole", "echo");
+  assert.deepEqual(
+    (clusterRole.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[])
+      .find((r) => r.apiGroups[0] === "admissionregistration.k8s.io"),
+    {
+      apiGroups: ["admissionregistration.k8s.io"],
+      resources: ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"],
+      verbs: ["get", "patch"],
+    },
+  );
+  // The Secret is in the namespace the operator runs in, in a Role of its own name.
+  const role = find(objects, "Role", "echo");
+  assert.equal(role.metadata?.namespace, "ops");
+  assert.deepEqual(
+    (role.rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[])
+      .find((r) => r.resources.includes("secrets")),
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "update"] },
+  );
+  assert.ok(
+    explainRules(operatorConfig({ ...base, webhooks: { hooks } }), { namespace: "ops" })
+      .some((line) => line.includes('webhook certificates kept in Secret "echo-webhook-tls"')),
+  );
+  // cert-manager: only reading its Secret.
+  const withCertManager = rbacFor(
+    operatorConfig({ ...base, webhooks: { hooks, certificates: { source: "cert-manager" } } }),
+    { namespace: "ops" },
+  );
+  assert.ok(
+    !JSON.stringify(withCertManager).includes("webhookconfigurations"),
+    "no caBundle writes with cert-manager",
+  );
 });

@@ -21,6 +21,7 @@ import { serveOperators } from "./operator_server.ts";
 import { PresenceDetector } from "./presence.ts";
 import { TracedKubeClient } from "./tracing.ts";
 import { messageOf } from "../client/_util.ts";
+import type { RunningWebhooks } from "../webhook/runtime.ts";
 
 const logger = getLogger(["roperator", "runner"]);
 
@@ -45,6 +46,8 @@ export interface OperatorHandle extends AsyncDisposable {
   readonly metrics: OperatorMetrics;
   /** The port the HTTP server listens on, when it runs. */
   readonly port: number | undefined;
+  /** The port the webhook server listens on, when the config has `webhooks`. */
+  readonly webhookPort: number | undefined;
   /**
    * Calls the listener when a sync of a parent starts and when it ends (tests and tooling use it
    * to wait for syncs or count failures). A listener that throws is reported with `reportError`
@@ -436,6 +439,16 @@ async function startGroup(
     client.close();
     throw error;
   }
+  // The webhooks before the controllers: a port that is taken, or certificates that cannot be
+  // read, fail before anything syncs.
+  let webhooks: (RunningWebhooks | undefined)[];
+  try {
+    webhooks = await startWebhookServers(entries, client, metrics);
+  } catch (error) {
+    await server?.shutdown();
+    client.close();
+    throw error;
+  }
   for (const [i, { config, handler }] of entries.entries()) {
     running.push(run(config, handler, { client, pool, metrics: metrics[i]! }));
   }
@@ -444,16 +457,18 @@ async function startGroup(
   const stop = () =>
     stopping ??= (async () => {
       await Promise.all(running.map((r) => r.stop(drainTimeoutMs)));
+      await Promise.all(webhooks.map((w) => w?.close()));
       await server?.shutdown();
       client.close();
       for (const r of running) logger.info("operator {name} stopped", { name: r.config.name });
     })();
   const port = server ? (server.addr as Deno.NetAddr).port : undefined;
-  const handles: OperatorHandle[] = running.map((r) => {
+  const handles: OperatorHandle[] = running.map((r, i) => {
     const handle: OperatorHandle = {
       ready: r.ready,
       metrics: r.metrics,
       port,
+      webhookPort: webhooks[i]?.port,
       onSync: (listener: (event: SyncEvent) => void) => r.controller.onSync(listener),
       leadership: r.elector,
       failed: r.failed,
@@ -474,6 +489,51 @@ async function startGroup(
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/**
+ * Starts the webhook server of each operator whose config has `webhooks` (the webhook modules,
+ * and the X.509 code, are loaded only then); a failure stops those already started.
+ */
+async function startWebhookServers(
+  entries: readonly OperatorEntry<KubernetesObject>[],
+  client: KubeClient,
+  metrics: readonly OperatorMetrics[],
+): Promise<(RunningWebhooks | undefined)[]> {
+  const started: (RunningWebhooks | undefined)[] = [];
+  try {
+    for (const [i, { config }] of entries.entries()) {
+      if (!config.webhooks) {
+        started.push(undefined);
+        continue;
+      }
+      const { startConfiguredWebhooks } = await import("../webhook/settings.ts");
+      try {
+        started.push(
+          await startConfiguredWebhooks(config.webhooks, {
+            client,
+            operatorName: config.name,
+            // Where the operator runs (its Service selects its pods): in a pod, the service
+            // account's namespace.
+            namespace: client.config.namespace ?? config.namespace ?? presenceNamespaceFromEnv(),
+            registry: metrics[i]!.registry,
+          }),
+        );
+      } catch (error) {
+        const hint = permissionHint(error);
+        throw new OperatorFatalError(
+          `Cannot start operator "${config.name}": cannot serve its webhooks: ${
+            hint ?? messageOf(error)
+          }`,
+          { cause: error },
+        );
+      }
+    }
+  } catch (error) {
+    await Promise.all(started.map((w) => w?.close()));
+    throw error;
+  }
+  return started;
 }
 
 type ControllerHandler = ConstructorParameters<typeof Controller>[0]["handler"];
