@@ -17,6 +17,7 @@ import {
   resolveLeaderElection,
 } from "./leader_election_config.ts";
 import { resolveServer, type ServerConfig, type ServerConfigInit } from "./server_config.ts";
+import { isRelatedResource, type RelatedResource } from "./related.ts";
 import {
   describe,
   DNS_LABEL,
@@ -156,6 +157,12 @@ export interface OperatorConfigInit {
    * the cached ones, so a dropped field would look changed on every sync.
    */
   transform?: CacheTransform;
+  /**
+   * Related resources: objects parents refer to but do not own, each declared with
+   * `relatedResource()`. The handler gets the ones its parent refers to
+   * (`request.related`), and a change to one syncs exactly the parents that refer to it.
+   */
+  related?: readonly RelatedResource<KubernetesObject, never>[];
 }
 
 /**
@@ -205,6 +212,8 @@ export interface OperatorConfig {
   readonly events: boolean;
   /** The user's cache transform, or `undefined` for the built-in pruning only. */
   readonly transform: CacheTransform | undefined;
+  /** The related resources, in the order given. */
+  readonly related: readonly RelatedResource<KubernetesObject, never>[];
 }
 
 const STRATEGIES: readonly UpdateStrategy[] = ["Replace", "Recreate", "OnDelete", "Apply"];
@@ -228,6 +237,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "leaderElection",
   "events",
   "transform",
+  "related",
 ]);
 
 function resolveChildren(
@@ -404,6 +414,25 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
     transform = init.transform;
   }
 
+  let related: readonly RelatedResource<KubernetesObject, never>[] = Object.freeze([]);
+  if (init.related !== undefined) {
+    if (!Array.isArray(init.related)) {
+      v.fail(
+        "related",
+        `must be an array of relatedResource() declarations, got ${describe(init.related)}`,
+      );
+    }
+    init.related.forEach((entry: unknown, i: number) => {
+      if (!isRelatedResource(entry)) {
+        v.fail(`related[${i}]`, `must be made by relatedResource(), got ${describe(entry)}`);
+      }
+      if (init.related!.indexOf(entry as never) !== i) {
+        v.fail(`related[${i}]`, "is listed twice");
+      }
+    });
+    related = Object.freeze([...init.related]);
+  }
+
   return Object.freeze({
     name,
     parent,
@@ -424,6 +453,7 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
     leaderElection,
     events,
     transform,
+    related,
   });
 }
 
