@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { relatedResource } from "./related.ts";
 import { type ResourceType, resourceType } from "../client/resource_type.ts";
 import {
   type ChildConfig,
@@ -50,6 +51,7 @@ Deno.test("operatorConfig: fills every default", () => {
     leaderElection: undefined,
     events: true,
     transform: undefined,
+    related: [],
   });
   assert.equal(DEFAULT_TRACKING_LABEL, "app.kubernetes.io/instance");
   assert.equal(DEFAULT_OWNERSHIP_LABEL, "app.kubernetes.io/managed-by");
@@ -319,3 +321,21 @@ Deno.test("childConfigFor: finds a child by key, type or object", () => {
 function typeKeyOf(type: { apiVersion: string; kind: string }): string {
   return `${type.apiVersion}/${type.kind}`;
 }
+
+Deno.test("operatorConfig: related must be relatedResource() declarations, each listed once", () => {
+  const secret = relatedResource({ type: k8s.core.v1.Secret, refs: () => null });
+  const base = { name: "op", parent: k8s.apps.v1.Deployment };
+  assert.deepEqual(operatorConfig({ ...base, related: [secret] }).related, [secret]);
+  assert.throws(
+    () =>
+      operatorConfig({
+        ...base,
+        related: [{ type: k8s.core.v1.Secret, refs: () => null }] as never,
+      }),
+    /related\[0\]: must be made by relatedResource\(\)/,
+  );
+  assert.throws(
+    () => operatorConfig({ ...base, related: [secret, secret] }),
+    /related\[1\]: is listed twice/,
+  );
+});
