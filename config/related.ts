@@ -12,7 +12,7 @@ import type { KubernetesObject, ResourceType } from "../client/resource_type.ts"
 import { OperatorConfigError } from "./config_error.ts";
 import { describe, DNS_LABEL, labelSelectorProblem } from "./validate.ts";
 
-/**
+/*
  * Where related objects are watched:
  *
  * - `"parent"` (the default for namespaced types): in the parents' namespaces (every namespace,
@@ -23,11 +23,12 @@ import { describe, DNS_LABEL, labelSelectorProblem } from "./validate.ts";
  * - `"cluster"` (the only scope of cluster-scoped types): everywhere; references to namespaced
  *   objects then give their namespace (else the parent's is used).
  */
-export type RelatedScope = "parent" | "cluster" | { readonly namespace: string };
+type RelatedScope = "parent" | "cluster" | { readonly namespace: string };
 
 /**
  * A reference from a parent to related objects: one object by name, or every object matching a
- * label selector. `namespace` defaults to the scope's (see {@linkcode RelatedScope}) and is
+ * label selector. `namespace` defaults to the scope's (see
+ * {@linkcode RelatedResourceInit.scope}) and is
  * ignored for cluster-scoped types.
  */
 export type RelatedRef =
@@ -41,8 +42,13 @@ export interface RelatedResourceInit<
 > {
   /** The related type, for example `k8s.core.v1.Secret`. */
   type: ResourceType<T>;
-  /** Where objects are watched; default `"parent"` (namespaced) or `"cluster"`. */
-  scope?: RelatedScope;
+  /**
+   * Where objects are watched: `"parent"` (the default for namespaced types) in the parents'
+   * namespaces, `{ namespace }` in one namespace, `"cluster"` (the only scope of cluster-scoped
+   * types) everywhere. A reference without a namespace names an object in the fixed namespace,
+   * else in its parent's.
+   */
+  scope?: "parent" | "cluster" | { readonly namespace: string };
   /**
    * Only objects matching this label selector are watched and cached (for example
    * `roperator.dev/copy-source=true`); the others are invisible to the operator.
@@ -75,8 +81,8 @@ export interface RelatedResource<
 > {
   /** The related type. */
   readonly type: ResourceType<T>;
-  /** Where objects are watched. */
-  readonly scope: RelatedScope;
+  /** Where objects are watched (see {@linkcode RelatedResourceInit.scope}). */
+  readonly scope: "parent" | "cluster" | { readonly namespace: string };
   /** The label selector of the watch, or `undefined`. */
   readonly labelSelector: string | undefined;
   /** The field selector of the watch, or `undefined`. */

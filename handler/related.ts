@@ -8,15 +8,6 @@
 import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
 
 /**
- * What identifies a related-resource declaration in {@linkcode RelatedObjects}: the declaration
- * itself (made with `relatedResource()`), which carries its object type.
- */
-export interface RelatedKey<T extends KubernetesObject = KubernetesObject> {
-  /** The related type; its object type types the result. */
-  readonly type: ResourceType<T>;
-}
-
-/**
  * The related objects a parent refers to, by declaration, as found in the cache when the sync
  * started. An object the parent refers to that does not exist (or is not selected by the
  * declaration's selectors) is absent.
@@ -49,10 +40,11 @@ export class RelatedObjects {
   /**
    * The first object found for a declaration: the one a parent names with a single reference.
    *
-   * @param declaration the related-resource declaration
+   * @param declaration the related-resource declaration (made with `relatedResource()`; its type
+   * types the result)
    * @returns the object, or `undefined` when the parent refers to none or it does not exist
    */
-  get<T extends KubernetesObject>(declaration: RelatedKey<T>): T | undefined {
+  get<T extends KubernetesObject>(declaration: { readonly type: ResourceType<T> }): T | undefined {
     return this.list(declaration)[0];
   }
 
@@ -63,17 +55,9 @@ export class RelatedObjects {
    * @param declaration the related-resource declaration
    * @returns the objects (empty when none is found)
    */
-  list<T extends KubernetesObject>(declaration: RelatedKey<T>): T[] {
+  list<T extends KubernetesObject>(declaration: { readonly type: ResourceType<T> }): T[] {
     return [...(this.#objects.get(declaration) ?? [])] as T[];
   }
-}
-
-/** Which objects {@linkcode CacheReader.list} returns. */
-export interface CacheListOptions {
-  /** Only objects in this namespace. */
-  namespace?: string;
-  /** Only objects matching this label selector (`app=web,tier in (a,b)`). */
-  labelSelector?: string;
 }
 
 /**
@@ -101,11 +85,15 @@ export interface CacheReader {
    * The cached objects of a type, sorted by namespace and name.
    *
    * @param type the type
-   * @param options a namespace and a label selector
+   * @param options only objects in this namespace, only objects matching this label selector
+   * (`app=web,tier in (a,b)`)
    * @returns copies of the objects
    * @throws {TypeError} when the operator does not watch the type
    */
-  list<T extends KubernetesObject>(type: ResourceType<T>, options?: CacheListOptions): T[];
+  list<T extends KubernetesObject>(
+    type: ResourceType<T>,
+    options?: { namespace?: string; labelSelector?: string },
+  ): T[];
   /**
    * Whether the operator watches a type (as its parent, a child or a related type).
    *

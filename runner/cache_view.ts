@@ -6,7 +6,7 @@
  * @module
  */
 import { type KubernetesObject, type ResourceType, typeKey } from "../client/resource_type.ts";
-import type { CacheListOptions, CacheReader } from "../handler/related.ts";
+import type { CacheReader } from "../handler/related.ts";
 import type { Informer } from "./informer.ts";
 import { matchesLabelSelector } from "./label_selector.ts";
 import { sortObjects } from "./related_index.ts";
@@ -55,7 +55,10 @@ export class InformerCacheView implements CacheReader {
   }
 
   /** {@inheritDoc CacheReader.list} */
-  list<T extends KubernetesObject>(type: ResourceType<T>, options: CacheListOptions = {}): T[] {
+  list<T extends KubernetesObject>(
+    type: ResourceType<T>,
+    options: { namespace?: string; labelSelector?: string } = {},
+  ): T[] {
     const found = new Map<string, KubernetesObject>();
     for (const informer of this.#watched(type as ResourceType)) {
       for (const object of informer.list()) {

@@ -14,7 +14,12 @@ import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, type ResourceType, typeKey } from "../client/resource_type.ts";
 import type { CacheTransform, OperatorConfig } from "../config/operator_config.ts";
 import type { RelatedResource } from "../config/related.ts";
-import type { HandlerObject, SyncResponse } from "../handler/handler.ts";
+import {
+  type HandlerObject,
+  type SyncRequest,
+  syncRequest,
+  type SyncResponse,
+} from "../handler/handler.ts";
 import { KeyedBackoff } from "../handler/backoff.ts";
 import type { Informer } from "./informer.ts";
 import type { InformerChange } from "./informer_options.ts";
@@ -283,6 +288,25 @@ export class Controller {
   ): string[] {
     const state = this.#related.find((r) => r.declaration === declaration);
     return state === undefined ? [] : [...state.index.parentsOf(object)].sort();
+  }
+
+  /**
+   * What the handler would be given for a parent now (parent, children, related objects and the
+   * cache view), as copies; for the test kit.
+   *
+   * @param key the parent key
+   * @returns the request, or `undefined` when the parent is not cached
+   * @throws {SyncError} when a declaration's `refs` throws for the parent
+   */
+  requestFor(key: string): SyncRequest | undefined {
+    const parent = this.#parents.getByKey(key);
+    if (parent === undefined) return undefined;
+    const uid = parent.metadata?.uid;
+    return syncRequest(
+      structuredClone(parent),
+      structuredClone(uid === undefined ? [] : childrenOf(this.#rc, uid)),
+      { related: relatedOf(this.#rc, key, parent), cache: this.#rc.cache },
+    );
   }
 
   /** Re-indexes a parent's references; a parent whose `refs` throws refers to nothing. */

@@ -38,6 +38,7 @@ export {
   KUBERNETES_VERSION,
 } from "./binaries.ts";
 export { TestKit } from "./test_kit.ts";
+export { SyncCounter, SyncCountTimeoutError } from "./sync_counter.ts";
 export { TEST_NAMESPACE_LABEL, type TestKitOptions } from "./kit_lifecycle.ts";
 export { ResourceAssertionError, type ResourceRef, type WaitOptions } from "./assertions.ts";
 export {
