@@ -92,7 +92,7 @@ export interface CacheReader {
    */
   list<T extends KubernetesObject>(
     type: ResourceType<T>,
-    options?: { namespace?: string; labelSelector?: string },
+    options?: { namespace?: string | undefined; labelSelector?: string | undefined },
   ): T[];
   /**
    * Whether the operator watches a type (as its parent, a child or a related type).

@@ -57,7 +57,7 @@ export class InformerCacheView implements CacheReader {
   /** {@inheritDoc CacheReader.list} */
   list<T extends KubernetesObject>(
     type: ResourceType<T>,
-    options: { namespace?: string; labelSelector?: string } = {},
+    options: { namespace?: string | undefined; labelSelector?: string | undefined } = {},
   ): T[] {
     const found = new Map<string, KubernetesObject>();
     for (const informer of this.#watched(type as ResourceType)) {
