@@ -68,10 +68,14 @@ async function harness(
   const controller = new Controller({
     config,
     client,
-    handler: normalizeHandler((request: SyncRequest) => {
-      const name = request.parent.metadata!.name!;
-      requests.set(name, [...requests.get(name) ?? [], request]);
-      return typeof handler === "function" ? handler(request) : handler.sync(request);
+    handler: normalizeHandler({
+      sync: (request: SyncRequest) => {
+        const name = request.parent.metadata!.name!;
+        requests.set(name, [...requests.get(name) ?? [], request]);
+        return typeof handler === "function" ? handler(request) : handler.sync(request);
+      },
+      finalize: (request: SyncRequest) =>
+        typeof handler === "function" ? {} : handler.finalize?.(request) ?? {},
     }) as ConstructorParameters<typeof Controller>[0]["handler"],
     metrics: new OperatorMetrics(),
   });
@@ -306,4 +310,59 @@ Deno.test("a refs function that throws fails the parent's sync, and the parent r
   await h.time.tick(0);
   assert.ok(failed.length >= 1);
   assert.match(String((failed[0]!.error as Error).message), /no refs for boom/);
+});
+
+Deno.test("a declaration's field selector goes to the list and the watch of the related type", async () => {
+  const opaque = relatedResource({
+    type: k8s.core.v1.Secret,
+    fieldSelector: "type=Opaque",
+    labelSelector: "copy=yes",
+    refs: () => null,
+  });
+  await using h = await harness(noChildren, { related: [opaque] });
+  await h.time.tick(0);
+  const secretRequests = h.client.requests.filter((r) => r.path.startsWith(SECRETS));
+  assert.deepEqual(
+    [
+      ...new Set(
+        secretRequests.map((r) =>
+          `${r.method} ${r.query?.fieldSelector} ${r.query?.labelSelector}`
+        ),
+      ),
+    ]
+      .sort(),
+    ["GET type=Opaque copy=yes", "WATCH type=Opaque copy=yes"],
+  );
+});
+
+Deno.test("finalize gets the related objects too, and a handler that mutates them does not touch the cache", async () => {
+  let finalized: string | undefined;
+  await using h = await harness(
+    {
+      sync: ({ related }) => {
+        const secret = related.get(byName)!;
+        secret.data = { key: btoa("mutated") };
+        return { children: [] };
+      },
+      finalize: ({ related }) => {
+        finalized = atob(related.get(byName)?.data?.key ?? "");
+        return {};
+      },
+    },
+    { related: [byName], finalizer: "test.roperator.dev/fin" },
+    (client) => {
+      client.store.put(SECRETS, secret("s1", "kept"));
+      client.store.put(PARENTS, thing("p", { secret: "s1" }));
+    },
+  );
+  await h.time.tick(0);
+  const [, informer] = h.controller.informers;
+  assert.equal(atob((informer!.get("s1", NS)!.data as Record<string, string>).key!), "kept");
+  // Delete the parent: it has the finalizer, so finalize runs with the Secret.
+  assert.deepEqual(h.client.store.get(PARENTS, "p")!.metadata?.finalizers, [
+    "test.roperator.dev/fin",
+  ]);
+  h.client.store.remove(PARENTS, "p");
+  await h.time.tick(0);
+  assert.equal(finalized, "kept");
 });
