@@ -29,7 +29,8 @@ type RelatedScope = "parent" | "cluster" | { readonly namespace: string };
  * A reference from a parent to related objects: one object by name, or every object matching a
  * label selector. `namespace` defaults to the scope's (see
  * {@linkcode RelatedResourceInit.scope}) and is
- * ignored for cluster-scoped types.
+ * ignored for cluster-scoped types; a cluster-scoped parent has no namespace to lend, so its
+ * references to namespaced objects give one.
  */
 export type RelatedRef =
   | { readonly name: string; readonly namespace?: string | undefined }

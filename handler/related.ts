@@ -26,15 +26,23 @@ import type { KubernetesObject, ResourceType } from "../client/resource_type.ts"
  */
 export class RelatedObjects {
   readonly #objects: ReadonlyMap<object, readonly KubernetesObject[]>;
+  readonly #complete: boolean;
 
   /**
    * Wraps the related objects of one sync.
    *
    * @param objects the objects found, by declaration (a declaration without references may be
    * left out)
+   * @param options `complete`: every declaration of the operator is in `objects` (the runner's
+   * requests), so that reading any other declaration is an error rather than a silent
+   * `undefined`; default `false` (a request built for a unit test)
    */
-  constructor(objects: ReadonlyMap<object, readonly KubernetesObject[]> = new Map()) {
+  constructor(
+    objects: ReadonlyMap<object, readonly KubernetesObject[]> = new Map(),
+    options: { complete?: boolean } = {},
+  ) {
     this.#objects = objects;
+    this.#complete = options.complete ?? false;
   }
 
   /**
@@ -43,6 +51,7 @@ export class RelatedObjects {
    * @param declaration the related-resource declaration (made with `relatedResource()`; its type
    * types the result)
    * @returns the object, or `undefined` when the parent refers to none or it does not exist
+   * @throws {TypeError} when the declaration is not in the operator config's `related` list
    */
   get<T extends KubernetesObject>(declaration: { readonly type: ResourceType<T> }): T | undefined {
     return this.list(declaration)[0];
@@ -54,9 +63,17 @@ export class RelatedObjects {
    *
    * @param declaration the related-resource declaration
    * @returns the objects (empty when none is found)
+   * @throws {TypeError} when the declaration is not in the operator config's `related` list
    */
   list<T extends KubernetesObject>(declaration: { readonly type: ResourceType<T> }): T[] {
-    return [...(this.#objects.get(declaration) ?? [])] as T[];
+    const objects = this.#objects.get(declaration);
+    if (objects === undefined && this.#complete) {
+      const type = declaration.type;
+      throw new TypeError(
+        `Cannot read related ${type.apiVersion}/${type.kind} objects: this declaration is not in the operator config's related list, so its objects are neither watched nor given`,
+      );
+    }
+    return [...(objects ?? [])] as T[];
   }
 }
 

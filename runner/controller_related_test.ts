@@ -366,3 +366,19 @@ Deno.test("finalize gets the related objects too, and a handler that mutates the
   await h.time.tick(0);
   assert.equal(finalized, "kept");
 });
+
+Deno.test("reading a declaration that is not in the config fails the sync and says so", async () => {
+  const failed: SyncEvent[] = [];
+  await using h = await harness(({ related }) => {
+    related.get(bySelector);
+    return { children: [] };
+  }, { related: [byName] });
+  h.controller.onSync((e) => e.state === "failed" && failed.push(e));
+  h.client.store.put(PARENTS, thing("p", {}));
+  await h.time.tick(0);
+  assert.equal(failed.length, 1);
+  assert.match(
+    (failed[0]!.error as Error).message,
+    /Cannot read related v1\/Secret objects: this declaration is not in the operator config's related list/,
+  );
+});

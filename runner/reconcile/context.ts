@@ -205,5 +205,5 @@ export function relatedOf(
     }
     objects.set(state.declaration, structuredClone(findRelated(refs, state.informer)));
   }
-  return new RelatedObjects(objects);
+  return new RelatedObjects(objects, { complete: true });
 }
