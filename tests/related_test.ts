@@ -234,3 +234,22 @@ Deno.test("only the selected Secrets are cached: 1,000 unselected ones neither e
   assert.equal(syncs.total, 0, "no parent synced");
   assert.deepEqual(kit.getParentState("p-0").cache.list(k8s.core.v1.Secret).length, SECRETS);
 });
+
+Deno.test("a Secret that loses the selected label leaves the cache and syncs its parents with it absent; labelled again, it comes back", async () => {
+  const k = 17;
+  const expected = parentsOf(k, kit.namespace);
+  {
+    using syncs = kit.countSyncs();
+    await kit.replaceResource(k8s.core.v1.Secret, secret(`s-${k}`, "0", false));
+    await syncs.waitUntil((s) => s.parents().length >= expected.length);
+    await kit.reconcileAndAssertSuccess();
+    assert.deepEqual(syncs.parents(), expected);
+    for (const key of expected) assert.equal(seen.get(key.split("/")[1]!), "absent");
+  }
+  using syncs = kit.countSyncs();
+  await kit.replaceResource(k8s.core.v1.Secret, secret(`s-${k}`, "labelled"));
+  await syncs.waitUntil((s) => s.parents().length >= expected.length);
+  await kit.reconcileAndAssertSuccess();
+  assert.deepEqual(syncs.parents(), expected);
+  for (const key of expected) assert.equal(seen.get(key.split("/")[1]!), "labelled");
+});
