@@ -65,6 +65,12 @@ export {
   type ServerConfigInit,
   type UpdateStrategy,
 } from "./config/operator_config.ts";
+export {
+  type RelatedRef,
+  type RelatedResource,
+  relatedResource,
+  type RelatedResourceInit,
+} from "./config/related.ts";
 // Resource types
 export { k8s, type KubernetesObjectOf } from "./config/resource_types.ts";
 export {
@@ -89,6 +95,7 @@ export type {
   TypedObject,
 } from "./handler/handler.ts";
 export { Children, ChildrenOfType, type ObjectRef } from "./handler/children.ts";
+export { type CacheReader, RelatedObjects } from "./handler/related.ts";
 export {
   type Condition,
   type ConditionInit,

@@ -23,6 +23,7 @@ import {
   webhooksConfig,
   type WebhooksConfigInit,
 } from "../webhook/settings.ts";
+import { isRelatedResource, type RelatedResource } from "./related.ts";
 import {
   describe,
   DNS_LABEL,
@@ -168,6 +169,11 @@ export interface OperatorConfigInit {
    * Off by default.
    */
   webhooks?: WebhooksConfigInit;
+   * Related resources: objects parents refer to but do not own, each declared with
+   * `relatedResource()`. The handler gets the ones its parent refers to
+   * (`request.related`), and a change to one syncs exactly the parents that refer to it.
+   */
+  related?: readonly RelatedResource<KubernetesObject, never>[];
 }
 
 /**
@@ -219,6 +225,8 @@ export interface OperatorConfig {
   readonly transform: CacheTransform | undefined;
   /** The webhooks, or `undefined` when the operator serves none. */
   readonly webhooks: WebhooksConfig | undefined;
+  /** The related resources, in the order given. */
+  readonly related: readonly RelatedResource<KubernetesObject, never>[];
 }
 
 const STRATEGIES: readonly UpdateStrategy[] = ["Replace", "Recreate", "OnDelete", "Apply"];
@@ -243,6 +251,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "events",
   "transform",
   "webhooks",
+  "related",
 ]);
 
 function resolveChildren(
@@ -428,6 +437,25 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
     }
   }
 
+  let related: readonly RelatedResource<KubernetesObject, never>[] = Object.freeze([]);
+  if (init.related !== undefined) {
+    if (!Array.isArray(init.related)) {
+      v.fail(
+        "related",
+        `must be an array of relatedResource() declarations, got ${describe(init.related)}`,
+      );
+    }
+    init.related.forEach((entry: unknown, i: number) => {
+      if (!isRelatedResource(entry)) {
+        v.fail(`related[${i}]`, `must be made by relatedResource(), got ${describe(entry)}`);
+      }
+      if (init.related!.indexOf(entry as never) !== i) {
+        v.fail(`related[${i}]`, "is listed twice");
+      }
+    });
+    related = Object.freeze([...init.related]);
+  }
+
   return Object.freeze({
     name,
     parent,
@@ -449,6 +477,7 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
     events,
     transform,
     webhooks,
+    related,
   });
 }
 

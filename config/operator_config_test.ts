@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { relatedResource } from "./related.ts";
 import { type ResourceType, resourceType } from "../client/resource_type.ts";
 import {
   type ChildConfig,
@@ -52,6 +53,7 @@ Deno.test("operatorConfig: fills every default", () => {
     events: true,
     transform: undefined,
     webhooks: undefined,
+    related: [],
   });
   assert.equal(DEFAULT_TRACKING_LABEL, "app.kubernetes.io/instance");
   assert.equal(DEFAULT_OWNERSHIP_LABEL, "app.kubernetes.io/managed-by");
@@ -338,5 +340,20 @@ Deno.test("operatorConfig: the webhooks section is validated, and its errors nam
   assert.throws(
     () => operatorConfig({ ...base, webhooks: { hooks: [] } }),
     (error: unknown) => error instanceof OperatorConfigError && error.field === "webhooks.hooks",
+Deno.test("operatorConfig: related must be relatedResource() declarations, each listed once", () => {
+  const secret = relatedResource({ type: k8s.core.v1.Secret, refs: () => null });
+  const base = { name: "op", parent: k8s.apps.v1.Deployment };
+  assert.deepEqual(operatorConfig({ ...base, related: [secret] }).related, [secret]);
+  assert.throws(
+    () =>
+      operatorConfig({
+        ...base,
+        related: [{ type: k8s.core.v1.Secret, refs: () => null }] as never,
+      }),
+    /related\[0\]: must be made by relatedResource\(\)/,
+  );
+  assert.throws(
+    () => operatorConfig({ ...base, related: [secret, secret] }),
+    /related\[1\]: is listed twice/,
   );
 });

@@ -169,6 +169,27 @@ function needsOf(config: OperatorConfig, options: RbacOptions, namespace: string
         `set owner references with blockOwnerDeletion to ${parent.kind} parents on children (required where the OwnerReferencesPermissionEnforcement admission plugin is on)`,
     });
   }
+  for (const related of config.related) {
+    const type = related.type;
+    const scope = related.scope;
+    const relatedScope = !type.namespaced || scope === "cluster"
+      ? undefined
+      : typeof scope === "object"
+      ? scope.namespace
+      : config.namespace;
+    const selectors = [related.labelSelector, related.fieldSelector].filter(Boolean).join(", ");
+    needs.push({
+      namespace: relatedScope,
+      group: groupOf(type),
+      resource: type.plural,
+      verbs: ["get", "list", "watch"],
+      reason: `watch related ${type.kind} objects (${
+        relatedScope === undefined ? "every namespace" : `namespace "${relatedScope}"`
+      }${
+        selectors ? `, selected by ${selectors}` : ""
+      }) and hand them to the parents that refer to them`,
+    });
+  }
   for (const child of config.children) {
     needs.push({
       namespace: scopeOf(child.type),

@@ -6,6 +6,7 @@ import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, type ResourceType, resourceType } from "../client/resource_type.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
+import { relatedResource } from "../config/related.ts";
 import { startOperator } from "../runner/run_operator.ts";
 import { startControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
@@ -579,5 +580,45 @@ Deno.test("rbacFor: webhooks add the certificate Secret and the caBundle writes"
   assert.ok(
     !JSON.stringify(withCertManager).includes("webhookconfigurations"),
     "no caBundle writes with cert-manager",
+Deno.test("rbacFor: related types get get, list and watch in their scope", () => {
+  const refs = () => null;
+  const config = operatorConfig({
+    ...base,
+    namespace: "team-a",
+    related: [
+      relatedResource({ type: k8s.core.v1.Secret, refs }),
+      relatedResource({ type: k8s.core.v1.ConfigMap, scope: { namespace: "shared" }, refs }),
+      relatedResource({ type: k8s.core.v1.Node, refs }),
+    ],
+  });
+  const objects = rbacFor(config);
+  const roles = objects.filter((o) => o.kind === "Role" || o.kind === "ClusterRole");
+  const rulesFor = (resource: string) =>
+    roles.flatMap((role) =>
+      (role.rules as { resources: string[]; verbs: string[] }[])
+        .filter((rule) => rule.resources.includes(resource))
+        .map((rule) => ({
+          kind: role.kind,
+          namespace: role.metadata?.namespace,
+          verbs: rule.verbs,
+        }))
+    );
+  assert.deepEqual(rulesFor("secrets"), [
+    { kind: "Role", namespace: "team-a", verbs: ["get", "list", "watch"] },
+  ]);
+  assert.deepEqual(rulesFor("nodes"), [
+    { kind: "ClusterRole", namespace: undefined, verbs: ["get", "list", "watch"] },
+  ]);
+  // The shared ConfigMaps: a Role in "shared" with read access only (the children's ConfigMap
+  // rule stays in team-a).
+  const shared = rulesFor("configmaps").filter((r) => r.namespace === "shared");
+  assert.deepEqual(shared, [{
+    kind: "Role",
+    namespace: "shared",
+    verbs: ["get", "list", "watch"],
+  }]);
+  assert.ok(
+    explainRules(config).some((line) => /related Secret/.test(line)),
+    explainRules(config).join("\n"),
   );
 });

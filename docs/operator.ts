@@ -13,7 +13,7 @@ import {
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
-import { type Deployment, type Service } from "@roperator/core/k8s";
+import type { Deployment, Service } from "@roperator/core/k8s";
 
 /** A Greeting as stored in the cluster. */
 export interface Greeting extends KubernetesObject {

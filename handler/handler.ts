@@ -8,6 +8,7 @@
  */
 import type { KubernetesObject, ObjectMeta } from "../client/resource_type.ts";
 import { Children } from "./children.ts";
+import { type CacheReader, EMPTY_CACHE, RelatedObjects } from "./related.ts";
 
 /** What a handler is given: a snapshot of the parent and of its existing children. */
 export interface SyncRequest<P extends KubernetesObject = KubernetesObject> {
@@ -15,6 +16,13 @@ export interface SyncRequest<P extends KubernetesObject = KubernetesObject> {
   readonly parent: P;
   /** The parent's existing children, as found in the cache when the sync started. */
   readonly children: Children;
+  /**
+   * The related objects the parent refers to (see the config's `related`), as found in the
+   * cache when the sync started: `request.related.get(declaration)`.
+   */
+  readonly related: RelatedObjects;
+  /** A read-only view of every cache the operator keeps (parents, children, related types). */
+  readonly cache: CacheReader;
   /**
    * Aborted when the sync times out (`syncTimeoutMs`), when leadership is lost, or when the
    * operator stops and the sync outlives the shutdown bound; pass it to `fetch` and other
@@ -218,11 +226,13 @@ function checkFinalizeResponse(response: unknown): FinalizeResponse {
  * ```ts
  * import { normalizeHandler } from "./handler.ts";
  * import { Children } from "./children.ts";
+import { type CacheReader, EMPTY_CACHE, RelatedObjects } from "./related.ts";
  * const handler = normalizeHandler(({ parent }) => ({
  *   status: { seen: parent.metadata?.name },
  *   children: [],
  * }));
- * const request = { parent: { metadata: { name: "a" } }, children: new Children() };
+ * import { syncRequest } from "./handler.ts";
+ * const request = syncRequest({ metadata: { name: "a" } }, new Children());
  * await handler.sync(request); // { status: { seen: "a" }, children: [] }
  * await handler.finalize(request); // {}
  * ```
@@ -259,6 +269,10 @@ export function normalizeHandler<P extends KubernetesObject = KubernetesObject>(
 export interface SyncRequestOptions {
   /** The signal to expose as {@linkcode SyncRequest.signal}. */
   signal?: AbortSignal;
+  /** The related objects, by declaration; default none. */
+  related?: RelatedObjects | ReadonlyMap<object, readonly KubernetesObject[]>;
+  /** The cache view; default one that watches nothing. */
+  cache?: CacheReader;
 }
 
 /**
@@ -276,7 +290,7 @@ export interface SyncRequestOptions {
  *
  * @param parent the parent
  * @param children the existing children, or a {@linkcode Children} already built
- * @param options an abort signal
+ * @param options an abort signal, related objects and a cache view
  * @returns the request
  */
 export function syncRequest<P extends KubernetesObject>(
@@ -287,6 +301,10 @@ export function syncRequest<P extends KubernetesObject>(
   return Object.freeze({
     parent,
     children: children instanceof Children ? children : new Children(children),
+    related: options.related instanceof RelatedObjects
+      ? options.related
+      : new RelatedObjects(options.related),
+    cache: options.cache ?? EMPTY_CACHE,
     signal: options.signal ?? new AbortController().signal,
   });
 }

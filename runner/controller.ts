@@ -13,7 +13,13 @@ import type { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, type ResourceType, typeKey } from "../client/resource_type.ts";
 import type { CacheTransform, OperatorConfig } from "../config/operator_config.ts";
-import type { HandlerObject, SyncResponse } from "../handler/handler.ts";
+import type { RelatedResource } from "../config/related.ts";
+import {
+  type HandlerObject,
+  type SyncRequest,
+  syncRequest,
+  type SyncResponse,
+} from "../handler/handler.ts";
 import { KeyedBackoff } from "../handler/backoff.ts";
 import type { Informer } from "./informer.ts";
 import type { InformerChange } from "./informer_options.ts";
@@ -21,6 +27,8 @@ import { objectKey, pruneCachedObject } from "./cache_object.ts";
 import { parentUidOf } from "./ownership.ts";
 import { type InformerHandle, InformerPool } from "./informer_pool.ts";
 import { WorkQueue } from "./work_queue.ts";
+import { RelatedIndex, resolveRefs } from "./related_index.ts";
+import { InformerCacheView } from "./cache_view.ts";
 import type { WorkResult } from "./work_queue_options.ts";
 import type { OperatorMetrics } from "./operator_metrics.ts";
 import type { EventRecorder } from "./events.ts";
@@ -33,6 +41,8 @@ import {
   type ChildState,
   fenced,
   type ReconcileContext,
+  relatedOf,
+  type RelatedState,
   type SyncContext,
 } from "./reconcile/context.ts";
 import { addFinalizer, finalize } from "./reconcile/finalizer.ts";
@@ -110,6 +120,25 @@ function transformFor(
   return composed;
 }
 
+const relatedTransforms = new WeakMap<object, (object: KubernetesObject) => KubernetesObject>();
+
+/**
+ * The cache transform of a related type: the built-in pruning, then the declaration's. The same
+ * function for the same declaration, so informers can be shared.
+ */
+function relatedTransformFor(
+  declaration: RelatedResource<KubernetesObject, never>,
+): ((object: KubernetesObject) => KubernetesObject) | undefined {
+  const transform = declaration.transform;
+  if (transform === undefined) return undefined;
+  let composed = relatedTransforms.get(declaration);
+  if (composed === undefined) {
+    composed = (object) => transform.call(declaration, pruneCachedObject(object));
+    relatedTransforms.set(declaration, composed);
+  }
+  return composed;
+}
+
 /** Runs the informers and the sync loop of one operator. */
 export class Controller {
   readonly #config: OperatorConfig;
@@ -121,6 +150,7 @@ export class Controller {
   readonly #parents: Informer;
   readonly #children = new Map<string, ChildState & { handle: InformerHandle }>();
   readonly #uidToKey = new Map<string, string>();
+  readonly #related: (RelatedState & { handle: InformerHandle })[] = [];
   /** Parents (keys) whose child cannot be written while an object of its name is in the way. */
   readonly #blocked = new Map<string, Set<string>>();
   readonly #queue: WorkQueue;
@@ -188,6 +218,30 @@ export class Controller {
         handle,
       });
     }
+    for (const declaration of config.related) {
+      const scope = declaration.scope;
+      const namespace = typeof scope === "object"
+        ? scope.namespace
+        : scope === "parent"
+        ? config.namespace
+        : undefined;
+      const relatedClient = new ResourceClient(client, declaration.type, namespace);
+      const transform = relatedTransformFor(declaration);
+      const state = { declaration, index: new RelatedIndex() } as RelatedState & {
+        handle: InformerHandle;
+      };
+      state.handle = pool.acquire(relatedClient, {
+        ...timings,
+        ...(declaration.labelSelector ? { labelSelector: declaration.labelSelector } : {}),
+        ...(declaration.fieldSelector ? { fieldSelector: declaration.fieldSelector } : {}),
+        ...(transform ? { transform } : {}),
+      }, {
+        onChange: (change) => this.#onRelatedChange(state, change),
+        onRestart: (reason) => this.#metrics.watchRestart(declaration.type, reason),
+      });
+      state.informer = state.handle.informer;
+      this.#related.push(state);
+    }
     this.#queue = new WorkQueue({
       concurrency: config.concurrency,
       process: (key, signal) => this.#sync(key, signal),
@@ -207,12 +261,73 @@ export class Controller {
       failureLog: this.#failureLog,
       blocked: this.#blocked,
       uidToKey: this.#uidToKey,
+      related: this.#related,
+      cache: new InformerCacheView(() => this.informers),
     };
   }
 
-  /** Every informer: the parents' first. */
+  /** Every informer: the parents' first, then the children's, then the related types'. */
   get informers(): Informer[] {
-    return [this.#parents, ...[...this.#children.values()].map((c) => c.informer)];
+    return [
+      this.#parents,
+      ...[...this.#children.values()].map((c) => c.informer),
+      ...this.#related.map((r) => r.informer),
+    ];
+  }
+
+  /**
+   * The parents that refer to a related object, for tests: the reverse index of the declaration.
+   *
+   * @param declaration a declaration of the config's `related`
+   * @param object the related object (its name, namespace and labels)
+   * @returns the parent keys, sorted
+   */
+  parentsReferring(
+    declaration: RelatedResource<KubernetesObject, never>,
+    object: KubernetesObject,
+  ): string[] {
+    const state = this.#related.find((r) => r.declaration === declaration);
+    return state === undefined ? [] : [...state.index.parentsOf(object)].sort();
+  }
+
+  /**
+   * What the handler would be given for a parent now (parent, children, related objects and the
+   * cache view), as copies; for the test kit.
+   *
+   * @param key the parent key
+   * @returns the request, or `undefined` when the parent is not cached
+   * @throws {SyncError} when a declaration's `refs` throws for the parent
+   */
+  requestFor(key: string): SyncRequest | undefined {
+    const parent = this.#parents.getByKey(key);
+    if (parent === undefined) return undefined;
+    const uid = parent.metadata?.uid;
+    return syncRequest(
+      structuredClone(parent),
+      structuredClone(uid === undefined ? [] : childrenOf(this.#rc, uid)),
+      { related: relatedOf(this.#rc, key, parent), cache: this.#rc.cache },
+    );
+  }
+
+  /** Re-indexes a parent's references; a parent whose `refs` throws refers to nothing. */
+  #indexParent(key: string, parent: KubernetesObject): void {
+    for (const state of this.#related) {
+      try {
+        state.index.set(key, resolveRefs(state.declaration, parent));
+      } catch {
+        // Its sync fails with the same error and reports it; until then it refers to nothing.
+        state.index.remove(key);
+      }
+    }
+  }
+
+  /** A related object changed: queue the parents that refer to it now or referred to it before. */
+  #onRelatedChange(state: RelatedState, change: InformerChange<KubernetesObject>): void {
+    const parents = state.index.parentsOf(change.object);
+    if (change.previous !== undefined) {
+      for (const key of state.index.parentsOf(change.previous)) parents.add(key);
+    }
+    for (const key of parents) this.#enqueue(key);
   }
 
   /** Whether every cache has completed its first list. */
@@ -236,6 +351,7 @@ export class Controller {
     const uid = change.object.metadata?.uid;
     if (change.type === "deleted") {
       if (uid) this.#uidToKey.delete(uid);
+      for (const state of this.#related) state.index.remove(key);
       for (const [id, parents] of this.#blocked) {
         if (parents.delete(key) && parents.size === 0) this.#blocked.delete(id);
       }
@@ -246,6 +362,7 @@ export class Controller {
       return;
     }
     if (uid) this.#uidToKey.set(uid, key);
+    this.#indexParent(key, change.object);
     this.#enqueue(key);
   }
 
@@ -306,12 +423,14 @@ export class Controller {
   async start(): Promise<void> {
     this.#parentHandle.start();
     for (const child of this.#children.values()) child.handle.start();
+    for (const related of this.#related) related.handle.start();
     await Promise.all(this.informers.map((i) => i.waitForSync()));
     if (!this.#accepting) return;
     // A shared informer may have synced before this controller subscribed: learn its parents.
     for (const parent of this.#parents.list()) {
       const uid = parent.metadata?.uid;
       if (uid) this.#uidToKey.set(uid, objectKey(parent));
+      this.#indexParent(objectKey(parent), parent);
     }
     this.#running = true;
     this.#unsubscribeLeadership = this.#leadership?.onChange((leading) =>
@@ -335,6 +454,7 @@ export class Controller {
     await Promise.all([
       this.#parentHandle.release(),
       ...[...this.#children.values()].map((c) => c.handle.release()),
+      ...this.#related.map((r) => r.handle.release()),
     ]);
     return drained;
   }
@@ -442,7 +562,12 @@ export class Controller {
     const existing = childrenOf(this.#rc, uid);
     const response: SyncResponse = await callHandler(ctx, {
       what: "sync",
-      snapshot: { parent, children: existing },
+      snapshot: {
+        parent,
+        children: existing,
+        related: relatedOf(this.#rc, key, parent),
+        cache: this.#rc.cache,
+      },
       call: (request) => this.#rc.handler.sync(request),
       timeoutMs: this.#config.syncTimeoutMs,
     });

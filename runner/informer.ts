@@ -315,6 +315,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   async #relist(signal: AbortSignal): Promise<void> {
     const { items, resourceVersion } = await this.#client.listAll({
       ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
+      ...(this.#options.fieldSelector ? { fieldSelector: this.#options.fieldSelector } : {}),
       pageSize: this.#options.pageSize ?? 500,
       signal,
     });
@@ -450,6 +451,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       const event of this.#client.watch({
         resourceVersion: this.#resourceVersion!,
         ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
+        ...(this.#options.fieldSelector ? { fieldSelector: this.#options.fieldSelector } : {}),
         allowWatchBookmarks: true,
         timeoutSeconds,
         idleTimeoutMs: this.#options.idleTimeoutMs ?? 70_000,

@@ -36,6 +36,8 @@ export interface InformerClock {
 export interface InformerOptions<T> {
   /** Label selector for list and watch. */
   labelSelector?: string;
+  /** Field selector for list and watch. */
+  fieldSelector?: string;
   /** Page size of lists (default 500). */
   pageSize?: number;
   /** Idle deadline of a watch in milliseconds (default 70 000). */

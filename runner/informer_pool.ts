@@ -19,6 +19,8 @@ import { parentUidOf } from "./ownership.ts";
 export interface SharedInformerOptions {
   /** Label selector for list and watch. */
   labelSelector?: string;
+  /** Field selector for list and watch. */
+  fieldSelector?: string;
   /**
    * Index objects by the uid of their parent: the uid of their controller owner reference, else
    * the value of this label (the tracking label).
@@ -110,6 +112,7 @@ export class InformerPool {
       typeKey(client.type),
       client.namespace ?? "",
       options.labelSelector ?? "",
+      options.fieldSelector ?? "",
       options.indexLabel ?? "",
       this.#id(options.transform),
       options.idleTimeoutMs ?? "",
@@ -121,6 +124,7 @@ export class InformerPool {
       const indexLabel = options.indexLabel;
       const informer = new Informer(client, {
         ...(options.labelSelector ? { labelSelector: options.labelSelector } : {}),
+        ...(options.fieldSelector ? { fieldSelector: options.fieldSelector } : {}),
         ...(options.transform ? { transform: options.transform } : {}),
         ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
         ...(options.relistPeriodMs === undefined ? {} : { relistPeriodMs: options.relistPeriodMs }),

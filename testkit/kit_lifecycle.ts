@@ -104,6 +104,7 @@ function toInit(config: OperatorConfigInit | OperatorConfig): OperatorConfigInit
     syncTimeoutMs: config.syncTimeoutMs,
     watchIdleTimeoutMs: config.watchIdleTimeoutMs,
     relistPeriodMs: config.relistPeriodMs,
+    related: config.related,
   };
   if (config.parentLabelSelector !== undefined) {
     init.parentLabelSelector = config.parentLabelSelector;

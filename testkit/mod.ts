@@ -47,6 +47,7 @@ export {
   WITHOUT_CONTROLLER_MANAGER,
 } from "./binaries.ts";
 export { TestKit } from "./test_kit.ts";
+export { SyncCounter, SyncCountTimeoutError } from "./sync_counter.ts";
 export { TEST_NAMESPACE_LABEL, type TestKitOptions } from "./kit_lifecycle.ts";
 export { ResourceAssertionError, type ResourceRef, type WaitOptions } from "./assertions.ts";
 export { buildControlPlaneBinaries, GoBuildError, type GoBuildOptions } from "./go_build.ts";

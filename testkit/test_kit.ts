@@ -14,7 +14,7 @@ import type { KubeClient } from "../client/kube_client.ts";
 import { type DeleteOptions, ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
 import type { OperatorConfig, OperatorConfigInit } from "../config/operator_config.ts";
-import { type Handler, type SyncRequest, syncRequest } from "../handler/handler.ts";
+import type { Handler, SyncRequest } from "../handler/handler.ts";
 import type { OperatorHandle } from "../runner/run_operator.ts";
 import { controllerOf } from "../runner/run_operator.ts";
 import {
@@ -33,6 +33,7 @@ import {
 } from "./kit_lifecycle.ts";
 import { KitParents } from "./kit_parents.ts";
 import { SyncTracker } from "./sync_tracker.ts";
+import { SyncCounter } from "./sync_counter.ts";
 
 /**
  * An operator running against a real cluster for a test, confined to a namespace of its own,
@@ -477,18 +478,41 @@ export class TestKit implements AsyncDisposable {
   getParentState(name: string, options: { namespace?: string } = {}): SyncRequest {
     const type = this.config.parent;
     const namespace = type.namespaced ? this.#assertions.namespaceOr(options.namespace) : undefined;
-    const [parents, ...children] = controllerOf(this.operator).informers;
-    const parent = parents!.get(name, namespace);
-    if (!parent) {
+    const request = controllerOf(this.operator).requestFor(
+      namespace === undefined ? name : `${namespace}/${name}`,
+    );
+    if (!request) {
       const label = this.#assertions.label(type, name, namespace);
       throw new ResourceAssertionError(
         `Cannot get the state of parent ${label}: it is not in the operator's cache`,
         this.#assertions.ref(type, name, namespace),
       );
     }
-    const uid = parent.metadata?.uid;
-    const owned = uid === undefined ? [] : children.flatMap((informer) => informer.byIndex(uid));
-    return syncRequest(structuredClone(parent), structuredClone(owned));
+    return request;
+  }
+
+  /**
+   * Counts the syncs each parent starts from now until the counter is stopped, for example to
+   * check that a change to a related object synced exactly the parents that refer to it.
+   *
+   * @example
+   * ```ts ignore
+   * using syncs = kit.countSyncs();
+   * await kit.replaceResource(k8s.core.v1.Secret, changed);
+   * await syncs.waitUntil((s) => s.parents().length >= 2);
+   * await kit.reconcile();
+   * syncs.parents(); // exactly the parents that refer to the Secret
+   * ```
+   *
+   * @returns the counter (stop it with `stop()` or `using`)
+   */
+  countSyncs(): SyncCounter {
+    this.#checkOpen("count syncs");
+    return new SyncCounter({
+      onSync: (listener) => this.operator.onSync(listener),
+      namespace: this.config.parent.namespaced ? this.namespace : undefined,
+      timeoutMs: this.#parts.timeoutMs,
+    });
   }
 
   /**

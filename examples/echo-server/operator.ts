@@ -16,7 +16,7 @@ import {
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
-import { type Pod } from "@roperator/core/k8s";
+import type { Pod } from "@roperator/core/k8s";
 
 /** An EchoServer object. */
 export interface EchoServer extends KubernetesObject {

@@ -20,7 +20,7 @@ import {
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
-import { type Deployment } from "@roperator/core/k8s";
+import type { Deployment } from "@roperator/core/k8s";
 
 /** A WebApp object. */
 export interface WebApp extends KubernetesObject {

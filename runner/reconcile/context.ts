@@ -10,6 +10,10 @@ import type { ResourceClient } from "../../client/resource_client.ts";
 import type { KubernetesObject } from "../../client/resource_type.ts";
 import type { ChildConfig, OperatorConfig } from "../../config/operator_config.ts";
 import type { HandlerObject } from "../../handler/handler.ts";
+import type { RelatedResource } from "../../config/related.ts";
+import { type CacheReader, RelatedObjects } from "../../handler/related.ts";
+import { findRelated, type RelatedIndex, resolveRefs } from "../related_index.ts";
+import { SyncError } from "../sync_error.ts";
 import type { EventRecorder } from "../events.ts";
 import type { Informer } from "../informer.ts";
 import { type Leadership, LeadershipLostError } from "../leader_election.ts";
@@ -24,6 +28,16 @@ export interface ChildState {
   client: ResourceClient;
   /** The informer of this operator's children of the type. */
   informer: Informer;
+}
+
+/** One related-resource declaration: its informer and its reverse index. */
+export interface RelatedState {
+  /** The declaration. */
+  declaration: RelatedResource<KubernetesObject, never>;
+  /** The informer of the selected objects of the type. */
+  informer: Informer;
+  /** Parents by the objects they refer to. */
+  index: RelatedIndex;
 }
 
 /** What every step of every sync of one controller may use. */
@@ -50,6 +64,10 @@ export interface ReconcileContext {
   readonly blocked: Map<string, Set<string>>;
   /** Parent keys by uid, to name the parent of a foreign child. */
   readonly uidToKey: ReadonlyMap<string, string>;
+  /** The related-resource declarations, in config order. */
+  readonly related: readonly RelatedState[];
+  /** The handler's read-only view of every informer. */
+  readonly cache: CacheReader;
 }
 
 /** One sync: the parent key and the leadership term it started in. */
@@ -153,4 +171,39 @@ export function regarding(rc: ReconcileContext, parent: KubernetesObject): Kuber
     apiVersion: parent.apiVersion ?? rc.config.parent.apiVersion,
     kind: parent.kind ?? rc.config.parent.kind,
   };
+}
+
+/**
+ * The related objects a parent refers to, from the related informers (not yet copied: the
+ * handler call copies its snapshot).
+ *
+ * @param rc the controller's context
+ * @param key the parent key, for the error
+ * @param parent the parent
+ * @returns the objects, by declaration
+ * @throws {SyncError} when a declaration's `refs` throws or returns something malformed
+ */
+export function relatedOf(
+  rc: ReconcileContext,
+  key: string,
+  parent: KubernetesObject,
+): RelatedObjects {
+  const objects = new Map<RelatedResource<KubernetesObject, never>, KubernetesObject[]>();
+  for (const state of rc.related) {
+    let refs;
+    try {
+      refs = resolveRefs(state.declaration, parent);
+    } catch (error) {
+      const type = state.declaration.type;
+      throw new SyncError(
+        key,
+        `the references to ${type.apiVersion}/${type.kind} could not be computed: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+    objects.set(state.declaration, structuredClone(findRelated(refs, state.informer)));
+  }
+  return new RelatedObjects(objects, { complete: true });
 }

@@ -18,6 +18,7 @@ import {
   fence,
   type ReconcileContext,
   regarding,
+  relatedOf,
   requestSignal,
   type SyncContext,
 } from "./context.ts";
@@ -74,7 +75,12 @@ export async function finalize(
   const uid = parent.metadata!.uid!;
   const response: FinalizeResponse = await callHandler(ctx, {
     what: "finalize",
-    snapshot: { parent, children: childrenOf(rc, uid) },
+    snapshot: {
+      parent,
+      children: childrenOf(rc, uid),
+      related: relatedOf(rc, ctx.key, parent),
+      cache: rc.cache,
+    },
     call: (request) => rc.handler.finalize(request),
     timeoutMs: rc.config.syncTimeoutMs,
   });

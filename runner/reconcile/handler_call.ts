@@ -11,6 +11,7 @@ import type { KubernetesObject } from "../../client/resource_type.ts";
 import type { OperatorConfig } from "../../config/operator_config.ts";
 import { Children } from "../../handler/children.ts";
 import type { SyncRequest } from "../../handler/handler.ts";
+import { type CacheReader, EMPTY_CACHE, RelatedObjects } from "../../handler/related.ts";
 import { LeadershipLostError } from "../leader_election.ts";
 import { SyncError } from "../sync_error.ts";
 import type { SyncContext } from "./context.ts";
@@ -21,8 +22,16 @@ const logger = getLogger(["roperator", "controller"]);
 export interface HandlerCallOptions<T> {
   /** Which handler: named in the timeout's message. */
   what: "sync" | "finalize";
-  /** The parent and its children, as cached; the handler gets a copy. */
-  snapshot: { parent: KubernetesObject; children: KubernetesObject[] };
+  /**
+   * The parent and its children, as cached (the handler gets a copy), the related objects the
+   * parent refers to (already copies) and the cache view.
+   */
+  snapshot: {
+    parent: KubernetesObject;
+    children: KubernetesObject[];
+    related?: RelatedObjects;
+    cache?: CacheReader;
+  };
   /** Calls the handler. */
   call: (request: SyncRequest) => T | Promise<T>;
   /** How long the handler may take, in ms. */
@@ -50,6 +59,8 @@ export async function callHandler<T>(ctx: SyncContext, options: HandlerCallOptio
   const request: SyncRequest = {
     parent: structuredClone(snapshot.parent),
     children: new Children(structuredClone(snapshot.children)),
+    related: snapshot.related ?? new RelatedObjects(),
+    cache: snapshot.cache ?? EMPTY_CACHE,
     signal,
   };
   const ms = options.timeoutMs;
