@@ -169,6 +169,7 @@ export interface OperatorConfigInit {
    * Off by default.
    */
   webhooks?: WebhooksConfigInit;
+  /**
    * Related resources: objects parents refer to but do not own, each declared with
    * `relatedResource()`. The handler gets the ones its parent refers to
    * (`request.related`), and a change to one syncs exactly the parents that refer to it.

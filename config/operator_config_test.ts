@@ -340,6 +340,9 @@ Deno.test("operatorConfig: the webhooks section is validated, and its errors nam
   assert.throws(
     () => operatorConfig({ ...base, webhooks: { hooks: [] } }),
     (error: unknown) => error instanceof OperatorConfigError && error.field === "webhooks.hooks",
+  );
+});
+
 Deno.test("operatorConfig: related must be relatedResource() declarations, each listed once", () => {
   const secret = relatedResource({ type: k8s.core.v1.Secret, refs: () => null });
   const base = { name: "op", parent: k8s.apps.v1.Deployment };

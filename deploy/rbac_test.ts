@@ -580,6 +580,9 @@ Deno.test("rbacFor: webhooks add the certificate Secret and the caBundle writes"
   assert.ok(
     !JSON.stringify(withCertManager).includes("webhookconfigurations"),
     "no caBundle writes with cert-manager",
+  );
+});
+
 Deno.test("rbacFor: related types get get, list and watch in their scope", () => {
   const refs = () => null;
   const config = operatorConfig({
