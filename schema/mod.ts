@@ -5,9 +5,10 @@
  * applies, from the same source. A declaration Kubernetes would refuse is refused before anything
  * reaches the API server, with a {@linkcode ParentSchemaError} naming the field.
  *
+ * TypeBox's `Type` builder is re-exported, so one import is enough:
+ *
  * ```ts
- * import Type from "typebox";
- * import { parentSchema } from "@roperator/core/schema";
+ * import { parentSchema, Type } from "@roperator/core/schema";
  *
  * const Greeting = parentSchema({
  *   apiVersion: "example.roperator.dev/v1",
@@ -26,6 +27,7 @@
  *
  * @module
  */
+export { type Static, type TSchema, Type } from "./type.ts";
 export {
   isParentSchema,
   type ObjectOf,

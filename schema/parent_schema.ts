@@ -28,7 +28,7 @@
  *
  * @module
  */
-import type { Static, TSchema } from "typebox";
+import type { Static, TSchema } from "./type.ts";
 import {
   groupOf,
   type KubernetesObject,
@@ -323,11 +323,11 @@ function buildVersion(
 
   const scale = version.scale;
   if (scale) {
-    const check = (key: keyof ScaleSubresource, under: RegExp, type: string) => {
+    const check = (key: keyof ScaleSubresource, under: RegExp, label: string, type: string) => {
       const path = scale[key];
       if (path === undefined) return;
       if (!under.test(path)) {
-        add(`scale.${key}`, `"${path}" must be a path under ${under.source.slice(2, -4)}`);
+        add(`scale.${key}`, `"${path}" must be a path under ${label}`);
         return;
       }
       const node = fieldAt(root, path);
@@ -336,9 +336,9 @@ function buildVersion(
         add(`scale.${key}`, `"${path}" must be a field of type ${type}`);
       }
     };
-    check("specReplicasPath", /^\.spec\.[^\[]+$/, "integer");
-    check("statusReplicasPath", /^\.status\.[^\[]+$/, "integer");
-    check("labelSelectorPath", /^\.(spec|status)\.[^\[]+$/, "string");
+    check("specReplicasPath", /^\.spec\.[^\[]+$/, ".spec", "integer");
+    check("statusReplicasPath", /^\.status\.[^\[]+$/, ".status", "integer");
+    check("labelSelectorPath", /^\.(spec|status)\.[^\[]+$/, ".spec or .status", "string");
   }
 
   const subresources: Record<string, unknown> = { status: {} };

@@ -1,0 +1,97 @@
+// Type tests: the object type a parentSchema() declaration gives the handler. `deno test` type
+// checks this file; each `@ts-expect-error` fails the check if the line below it compiles.
+import assert from "node:assert/strict";
+import Type from "typebox";
+import type { SyncRequest } from "../handler/handler.ts";
+import { type ObjectOf, parentSchema, type SpecOf, type StatusOf } from "./parent_schema.ts";
+
+const Greeting = parentSchema({
+  apiVersion: "example.roperator.dev/v1",
+  kind: "Greeting",
+  plural: "greetings",
+  namespaced: true,
+  spec: Type.Object({
+    message: Type.String(),
+    replicas: Type.Integer({ default: 1 }),
+    mode: Type.Union([Type.Literal("polite"), Type.Literal("loud")]),
+    port: Type.Optional(Type.Union([Type.Integer(), Type.String()])),
+    labels: Type.Optional(Type.Record(Type.String(), Type.String())),
+    targets: Type.Optional(Type.Array(Type.Object({ name: Type.String() }))),
+    note: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  }),
+  status: Type.Object({ phase: Type.Optional(Type.String()) }),
+});
+
+type Greeting = ObjectOf<typeof Greeting>;
+
+function handler(request: SyncRequest<Greeting>): string[] {
+  const { parent } = request;
+  const message: string = parent.spec.message;
+  const replicas: number = parent.spec.replicas;
+  const mode: "polite" | "loud" = parent.spec.mode;
+  const port: number | string | undefined = parent.spec.port;
+  const app: string | undefined = parent.spec.labels?.["app"];
+  const first: string | undefined = parent.spec.targets?.[0]?.name;
+  const note: string | null | undefined = parent.spec.note;
+  const phase: string | undefined = parent.status?.phase;
+  const observed: number | undefined = parent.status?.observedGeneration;
+
+  // @ts-expect-error: the schema declares no `image`
+  parent.spec.image;
+  // @ts-expect-error: replicas is a number
+  const wrong: string = parent.spec.replicas;
+  // @ts-expect-error: mode is one of two literals
+  const other: "rude" = parent.spec.mode;
+  // @ts-expect-error: port may be absent
+  const sure: number | string = parent.spec.port;
+  // @ts-expect-error: the status is absent until the operator first writes it
+  parent.status.phase;
+  // @ts-expect-error: the status schema declares no `message`
+  parent.status?.message;
+  return [
+    message,
+    String(replicas),
+    mode,
+    String(port),
+    String(app),
+    String(first),
+    String(note),
+    String(phase),
+    String(observed),
+    wrong,
+    other,
+    String(sure),
+  ];
+}
+
+// The spec and status types on their own.
+const spec: SpecOf<typeof Greeting> = { message: "hi", replicas: 1, mode: "loud" };
+const status: StatusOf<typeof Greeting> = { phase: "Ready" };
+// @ts-expect-error: `message` is required
+const partial: SpecOf<typeof Greeting> = { replicas: 1, mode: "loud" };
+// @ts-expect-error: the status schema declares no `ready`
+const extra: StatusOf<typeof Greeting> = { ready: true };
+
+Deno.test("a parentSchema() declaration types the handler's parent (see the @ts-expect-error lines)", () => {
+  const children = undefined as unknown as SyncRequest<Greeting>["children"];
+  const parent: Greeting = {
+    metadata: { name: "g" },
+    spec: { message: "hi", replicas: 2, mode: "polite", port: "http" },
+    status: { phase: "Ready", observedGeneration: 3 },
+  };
+  const out = handler({ parent, children, signal: new AbortController().signal });
+  assert.deepEqual(out.slice(0, 9), [
+    "hi",
+    "2",
+    "polite",
+    "http",
+    "undefined",
+    "undefined",
+    "undefined",
+    "Ready",
+    "3",
+  ]);
+  assert.deepEqual([spec.message, status.phase, partial.replicas, extra], ["hi", "Ready", 1, {
+    ready: true,
+  }]);
+});
