@@ -73,6 +73,8 @@ function convert(source: unknown, path: string, problems: SchemaProblem[]): Stru
     problems.push({ path, message: `${JSON.stringify(source)} is not a schema` });
     return {};
   }
+  const merged = mergedIntersection(source);
+  if (merged) return convert(merged, path, problems);
   const union = (source.anyOf ?? source.oneOf) as unknown[] | undefined;
   if (Array.isArray(union) && source.type === undefined) {
     const converted = convertUnion(source, union, path, problems);
@@ -189,6 +191,37 @@ function convert(source: unknown, path: string, problems: SchemaProblem[]): Stru
   }
   if (out.type === undefined && out.properties !== undefined) out.type = "object";
   return withDefault(source, out, path, problems);
+}
+
+/**
+ * An intersection of objects (`Type.Intersect`, JSON Schema `allOf`) as one object: the union of
+ * the properties and of the required fields. `undefined` when it is anything else.
+ */
+function mergedIntersection(source: JsonSchema): JsonSchema | undefined {
+  const members = source.allOf;
+  if (source.type !== undefined || !Array.isArray(members) || members.length === 0) {
+    return undefined;
+  }
+  if (!members.every((m) => isObject(m) && m.type === "object" && !m.additionalProperties)) {
+    return undefined;
+  }
+  const properties: JsonSchema = {};
+  const required = new Set<string>();
+  for (const member of members as JsonSchema[]) {
+    for (const [field, schema] of Object.entries((member.properties ?? {}) as JsonSchema)) {
+      if (field in properties) return undefined; // declared twice: leave it to the checks
+      properties[field] = schema;
+    }
+    for (const field of (member.required ?? []) as string[]) required.add(field);
+  }
+  const rest: JsonSchema = { ...source };
+  delete rest.allOf;
+  return {
+    ...rest,
+    type: "object",
+    ...(required.size > 0 ? { required: [...required] } : {}),
+    properties,
+  };
 }
 
 /** A value validation keeps its keywords, with const and record converted. */

@@ -192,3 +192,17 @@ Deno.test("toStructuralSchema() passes x-kubernetes extensions and CEL rules thr
     "x-kubernetes-int-or-string": true,
   });
 });
+
+Deno.test("toStructuralSchema() merges an intersection of objects into one object", () => {
+  assert.deepEqual(
+    ok(Type.Intersect([
+      Type.Object({ a: Type.String() }),
+      Type.Object({ b: Type.Optional(Type.Integer()) }, { description: "more" }),
+    ])),
+    {
+      type: "object",
+      required: ["a"],
+      properties: { a: { type: "string" }, b: { type: "integer" } },
+    },
+  );
+});
