@@ -75,6 +75,43 @@ function walk(schema: StructuralSchema, value: unknown, path: string, found: Set
 }
 
 /**
+ * A copy of `value` without the fields the schema would prune: what the API server stores.
+ *
+ * @example
+ * ```ts
+ * import { withoutPrunedFields } from "./prune.ts";
+ * const schema = { type: "object", properties: { phase: { type: "string" } } };
+ * withoutPrunedFields(schema, { phase: "Ready", mesage: "typo" }); // { phase: "Ready" }
+ * ```
+ *
+ * @param schema the structural schema of the value
+ * @param value the value
+ * @returns the value as the API server would store it (the same value when nothing is pruned)
+ */
+export function withoutPrunedFields(schema: StructuralSchema, value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = Array.isArray(schema.items) ? undefined : schema.items;
+    return items ? value.map((item) => withoutPrunedFields(items, item)) : value;
+  }
+  if (!isObject(value)) return value;
+  const preserve = schema["x-kubernetes-preserve-unknown-fields"] === true;
+  const embedded = schema["x-kubernetes-embedded-resource"] === true;
+  const additional = typeof schema.additionalProperties === "object"
+    ? schema.additionalProperties
+    : undefined;
+  const out: Record<string, unknown> = {};
+  for (const [field, child] of Object.entries(value)) {
+    const declared = schema.properties?.[field];
+    if (declared) out[field] = withoutPrunedFields(declared, child);
+    else if (additional) out[field] = withoutPrunedFields(additional, child);
+    else if (preserve || (embedded && EMBEDDED.has(field)) || schema.type !== "object") {
+      out[field] = child;
+    }
+  }
+  return out;
+}
+
+/**
  * Remembers the pruned fields already reported, so that each field path is reported once per
  * process, not at every sync.
  *

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { PrunedFieldReporter, prunedFields } from "./prune.ts";
+import { PrunedFieldReporter, prunedFields, withoutPrunedFields } from "./prune.ts";
 import type { StructuralSchema } from "./structural.ts";
 
 const status: StructuralSchema = {
@@ -106,7 +106,7 @@ function prune(schema: StructuralSchema, value: unknown): unknown {
   return out;
 }
 
-Deno.test("prunedFields() is empty exactly when pruning leaves the value unchanged", () => {
+Deno.test("prunedFields() is empty exactly when pruning leaves the value unchanged, and withoutPrunedFields() prunes as the API server does", () => {
   const key = fc.constantFrom("phase", "conditions", "counts", "details", "x", "type", "status");
   const leaf = fc.oneof(fc.string(), fc.integer());
   const value = fc.letrec((tie) => ({
@@ -118,7 +118,29 @@ Deno.test("prunedFields() is empty exactly when pruning leaves the value unchang
     ),
   })).node;
   fc.assert(fc.property(fc.dictionary(key, value, { maxKeys: 5 }), (v) => {
-    const unchanged = JSON.stringify(prune(status, v)) === JSON.stringify(v);
+    const stored = prune(status, v);
+    const unchanged = JSON.stringify(stored) === JSON.stringify(v);
     assert.equal(prunedFields(status, v).length === 0, unchanged, JSON.stringify(v));
+    assert.deepEqual(withoutPrunedFields(status, v), stored);
   }));
+});
+
+Deno.test("withoutPrunedFields() keeps preserved, embedded and mapped fields", () => {
+  assert.deepEqual(
+    withoutPrunedFields(status, {
+      phase: "Ready",
+      gone: 1,
+      counts: { a: 1 },
+      details: { known: "x", any: 2 },
+      template: { apiVersion: "v1", kind: "Pod", spec: { a: "x", b: "y" }, other: 1 },
+      conditions: [{ type: "A", extra: 1 }],
+    }),
+    {
+      phase: "Ready",
+      counts: { a: 1 },
+      details: { known: "x", any: 2 },
+      template: { apiVersion: "v1", kind: "Pod", spec: { a: "x" } },
+      conditions: [{ type: "A" }],
+    },
+  );
 });
