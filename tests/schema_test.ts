@@ -21,7 +21,10 @@ import {
   structuralProblems,
   type StructuralSchema,
 } from "../schema/mod.ts";
-import { createNamespace } from "./helpers.ts";
+import { operatorConfig } from "../config/operator_config.ts";
+import type { SyncRequest } from "../handler/handler.ts";
+import { startOperator } from "../runner/run_operator.ts";
+import { createNamespace, eventually } from "./helpers.ts";
 
 let cp: ControlPlane;
 let admin: KubeClient;
@@ -313,6 +316,58 @@ Deno.test("a status field the schema lacks is pruned by the API server, as prune
   ]);
   const written = await api.patchStatus("greeting", { status }, { type: "merge" });
   assert.deepEqual(written.status, { phase: "Ready", observedGeneration: 1 });
+});
+
+Deno.test("round trip: schema → CRD → API server → object → the handler's typed parent", async () => {
+  await install();
+  const namespace = await createNamespace(admin, "schema-operator");
+  const api = new ResourceClient(admin, Greeting, namespace);
+  const config = operatorConfig({
+    name: "greeting-operator",
+    parent: Greeting,
+    children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
+    namespace,
+    server: false,
+  });
+  const seen: Array<GreetingObject["spec"]> = [];
+  const operator = await startOperator(config, ({ parent }: SyncRequest<GreetingObject>) => {
+    seen.push(parent.spec);
+    const { message, replicas, mode } = parent.spec;
+    return {
+      status: { phase: `${mode} x${replicas}`, replicas },
+      children: [{
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: parent.metadata!.name! },
+        data: { message, targets: (parent.spec.targets ?? []).map((t) => t.name).join(",") },
+      }],
+    };
+  }, { clientConfig: cp.clientConfig });
+  try {
+    await operator.ready;
+    await api.create({
+      apiVersion: Greeting.apiVersion,
+      kind: Greeting.kind,
+      metadata: { name: "greeting" },
+      spec: { message: "Hello", targets: [{ name: "a" }] } as GreetingObject["spec"],
+    });
+    const status = await eventually("the status", async () => {
+      const object = await api.get("greeting");
+      return object.status?.phase ? object.status : undefined;
+    });
+    assert.deepEqual(status, { phase: "polite x1", replicas: 1, observedGeneration: 1 });
+    assert.deepEqual(seen[0], {
+      message: "Hello",
+      replicas: 1,
+      maxReplicas: 5,
+      mode: "polite",
+      targets: [{ name: "a", weight: 1 }],
+    });
+    const map = await new ResourceClient(admin, k8s.core.v1.ConfigMap, namespace).get("greeting");
+    assert.deepEqual(map.data, { message: "Hello", targets: "a" });
+  } finally {
+    await operator.stop();
+  }
 });
 
 // Each declaration parentSchema() refuses, and the same schema sent to the API server anyway.
