@@ -6,6 +6,13 @@
  * calls the handler, and makes the cluster match: it creates, updates and deletes children,
  * writes status, and runs finalizers.
  *
+ * This entry point has what an operator author needs: the config, the handler and its helpers,
+ * running the operator, and its errors. The rest lives behind subpath exports:
+ * `@roperator/core/k8s` (the built-in resource types and their object types),
+ * `@roperator/core/client` (the Kubernetes client), `@roperator/core/deploy` (RBAC and
+ * manifests), `@roperator/core/metrics` (Prometheus metrics) and `@roperator/core/testkit`
+ * (testing against a real control plane).
+ *
  * ```ts ignore
  * import { k8s, operatorConfig, resourceType, runOperator } from "@roperator/core";
  *
@@ -29,8 +36,11 @@
  *     data: { greeting: "hello" },
  *   }],
  * }));
- * console.error(error);
- * Deno.exit(1);
+ * // Resolves with the fatal error, or undefined after SIGTERM/SIGINT and a graceful stop.
+ * if (error !== undefined) {
+ *   console.error(error);
+ *   Deno.exit(1);
+ * }
  * ```
  *
  * @module
@@ -40,8 +50,6 @@
 export {
   type CacheTransform,
   type ChildConfig,
-  childConfigFor,
-  DEFAULT_FINALIZER_PREFIX,
   DEFAULT_OWNERSHIP_LABEL,
   DEFAULT_TRACKING_LABEL,
   type LeaderElectionConfig,
@@ -56,86 +64,28 @@ export {
   type ServerConfigInit,
   type UpdateStrategy,
 } from "./config/operator_config.ts";
+// Resource types
+export { k8s, type KubernetesObjectOf } from "./config/resource_types.ts";
 export {
-  type AdmissionregistrationV1Types,
-  type ApiextensionsV1Types,
-  type AppsV1Types,
-  type AutoscalingV2Types,
-  type BatchV1Types,
-  type BuiltInResourceTypes,
-  builtInResourceTypes,
-  type CoordinationV1Types,
-  type CoreV1Types,
-  type EventsV1Types,
-  findBuiltInType,
-  k8s,
-  type KubernetesObjectOf,
-  type NetworkingV1Types,
-  type PolicyV1Types,
-  type RbacV1Types,
-  type SchedulingV1Types,
-  type StorageV1Types,
-} from "./config/resource_types.ts";
-
-// Object types of the built-in APIs (aliases of the kubernetes-types interfaces)
-export {
-  type ClusterRole,
-  type ClusterRoleBinding,
-  type ConfigMap,
-  type ControllerRevision,
-  type CoreV1Event,
-  type CronJob,
-  type CSIDriver,
-  type CustomResourceDefinition,
-  type DaemonSet,
-  type Deployment,
-  type Endpoints,
-  type EventsV1Event,
-  type HorizontalPodAutoscaler,
-  type Ingress,
-  type IngressClass,
-  type Job,
-  type Lease,
-  type LimitRange,
-  type MutatingWebhookConfiguration,
-  type Namespace,
-  type NetworkPolicy,
-  type Node,
-  type PersistentVolume,
-  type PersistentVolumeClaim,
-  type Pod,
-  type PodDisruptionBudget,
-  type PodTemplate,
-  type PriorityClass,
-  type ReplicaSet,
-  type ReplicationController,
-  type ResourceQuota,
-  type Role,
-  type RoleBinding,
-  type Secret,
-  type Service,
-  type ServiceAccount,
-  type StatefulSet,
-  type StorageClass,
-  type ValidatingWebhookConfiguration,
-  type VolumeAttachment,
-} from "./config/resource_types.ts";
-
-// Handler
-export {
-  type DesiredChild,
-  type FinalizeFunction,
-  type FinalizeResponse,
-  type Handler,
-  type HandlerObject,
-  type NormalizedHandler,
-  normalizeHandler,
-  type SyncFunction,
-  type SyncRequest,
-  syncRequest,
-  type SyncRequestOptions,
-  type SyncResponse,
-  type TypedObject,
+  type KubernetesObject,
+  type ObjectMeta,
+  type ResourceType,
+  resourceType,
+  type ResourceTypeInit,
+} from "./client/resource_type.ts";
+export type { ClientConfig } from "./client/client_config.ts";
+export { ApiError } from "./client/errors.ts";
+// The handler
+export type {
+  DesiredChild,
+  FinalizeFunction,
+  FinalizeResponse,
+  Handler,
+  HandlerObject,
+  SyncFunction,
+  SyncRequest,
+  SyncResponse,
+  TypedObject,
 } from "./handler/handler.ts";
 export { Children, ChildrenOfType, type ObjectRef } from "./handler/children.ts";
 export {
@@ -145,14 +95,7 @@ export {
   mergeConditions,
   type MergeConditionsOptions,
 } from "./handler/conditions.ts";
-export {
-  type BackoffConfig,
-  backoffConfig,
-  type BackoffOptions,
-  DEFAULT_BACKOFF,
-  ExponentialBackoff,
-  KeyedBackoff,
-} from "./handler/backoff.ts";
+export { type BackoffConfig, KeyedBackoff } from "./handler/backoff.ts";
 export {
   type FailableHandler,
   failableHandler,
@@ -165,202 +108,21 @@ export {
   type SyncSucceeded,
   type ValidationFailed,
 } from "./handler/failable.ts";
-
-// Runner
+// Running the operator
 export {
   type OperatorEntry,
   OperatorFatalError,
   type OperatorGroupHandle,
   type OperatorHandle,
   runOperator,
-  runOperatorWithClientConfig,
   startOperator,
   type StartOperatorOptions,
   startOperators,
   type StartOperatorsOptions,
 } from "./runner/run_operator.ts";
-export {
-  OperatorMetrics,
-  type OperatorMetricsOptions,
-  type WriteKind,
-} from "./runner/operator_metrics.ts";
-export {
-  Controller,
-  type ControllerOptions,
-  SyncError,
-  type SyncErrorOptions,
-  type SyncEvent,
-} from "./runner/controller.ts";
-export {
-  Informer,
-  type InformerChange,
-  type InformerClock,
-  type InformerOptions,
-  InformerSyncError,
-  LAST_APPLIED_ANNOTATION,
-  objectKey,
-  pruneCachedObject,
-  pruneManagedFields,
-  type RestartReason,
-} from "./runner/informer.ts";
-export {
-  type InformerHandle,
-  InformerPool,
-  type InformerSubscriber,
-  type SharedInformerOptions,
-} from "./runner/informer_pool.ts";
-export {
-  defaultIdentity,
-  LeaderElector,
-  type LeaderElectorOptions,
-  type Leadership,
-  LeadershipLostError,
-} from "./runner/leader_election.ts";
-export { type EventInit, EventRecorder, type EventRecorderOptions } from "./runner/events.ts";
+export { operatorMain, type OperatorMainOptions } from "./runner/cli.ts";
+export { SyncError, type SyncErrorOptions } from "./runner/sync_error.ts";
+export type { SyncEvent } from "./runner/controller.ts";
+export { InformerSyncError } from "./runner/informer_errors.ts";
+export { type Leadership, LeadershipLostError } from "./runner/leader_election.ts";
 export { TRACER_NAME } from "./runner/tracing.ts";
-export {
-  WorkQueue,
-  type WorkQueueObserver,
-  type WorkQueueOptions,
-  type WorkQueueShutdownOptions,
-  type WorkQueueShutdownResult,
-  type WorkResult,
-} from "./runner/work_queue.ts";
-export {
-  Counter,
-  Gauge,
-  type GaugeOptions,
-  Histogram,
-  type HistogramOptions,
-  type LabelValues,
-  type Metric,
-  type MetricType,
-  parsePrometheusText,
-  PROMETHEUS_CONTENT_TYPE,
-  type PrometheusSample,
-  Registry,
-} from "./runner/metrics.ts";
-
-// Deployment
-export { explainRules, rbacFor, type RbacOptions } from "./deploy/rbac.ts";
-export {
-  type ContainerResources,
-  manifestsFor,
-  type ManifestsOptions,
-  toYaml,
-  type ToYamlOptions,
-} from "./deploy/manifests.ts";
-export {
-  OPERATOR_ENV_VARS,
-  permissionFlags,
-  type PermissionFlagsOptions,
-  SERVICE_ACCOUNT_DIR,
-} from "./deploy/permissions.ts";
-
-// Command line
-export {
-  applyCliOptions,
-  cliHelp,
-  type CliOptions,
-  CliUsageError,
-  type CliUsageErrorOptions,
-  operatorMain,
-  type OperatorMainOptions,
-  parseCliArgs,
-  type ParseCliArgsOptions,
-} from "./runner/cli.ts";
-
-// Client
-export type {
-  BasicCredentials,
-  ClientCertificateCredentials,
-  ClientConfig,
-  Credentials,
-  ExecCredentials,
-  GetTokenOptions,
-  HeaderCredentials,
-  Impersonation,
-  TokenCredentials,
-  TokenFileCredentials,
-  TokenProviderCredentials,
-} from "./client/client_config.ts";
-export { ClientConfigError, type ClientConfigErrorOptions } from "./client/config_error.ts";
-export {
-  fromKubeconfig,
-  type FromKubeconfigOptions,
-  type Kubeconfig,
-  type KubeconfigAuthProvider,
-  type KubeconfigCluster,
-  type KubeconfigContext,
-  type KubeconfigExec,
-  type KubeconfigExecEnvVar,
-  type KubeconfigUser,
-  type NamedKubeconfigCluster,
-  type NamedKubeconfigContext,
-  type NamedKubeconfigUser,
-  parseKubeconfig,
-  type ParseKubeconfigOptions,
-} from "./client/kubeconfig.ts";
-export {
-  DEFAULT_SERVICE_ACCOUNT_DIR,
-  fromServiceAccount,
-  type FromServiceAccountOptions,
-} from "./client/service_account.ts";
-export {
-  loadClientConfig,
-  type LoadClientConfigOptions,
-  NoClientConfigError,
-} from "./client/load_client_config.ts";
-export { ExecPluginError } from "./client/exec_plugin.ts";
-export {
-  KubeClient,
-  type KubeClientOptions,
-  type RequestObservation,
-  type RequestOptions,
-  type RetryOptions,
-} from "./client/kube_client.ts";
-export {
-  type ApplyOptions,
-  type DeleteOptions,
-  type ListAllOptions,
-  type ListOptions,
-  type ObjectList,
-  type PatchOptions,
-  type PatchType,
-  ResourceClient,
-  type WriteOptions,
-} from "./client/resource_client.ts";
-export {
-  groupOf,
-  type KubernetesObject,
-  type ObjectMeta,
-  resourcePath,
-  type ResourcePathOptions,
-  type ResourceType,
-  resourceType,
-  type ResourceTypeInit,
-  typeKey,
-} from "./client/resource_type.ts";
-export {
-  ApiError,
-  NetworkError,
-  type RequestInfo,
-  type Status,
-  WatchDecodeError,
-  WatchIdleTimeoutError,
-  WatchLineTooLongError,
-  WatchUnexpectedObjectError,
-} from "./client/errors.ts";
-export {
-  decodeWatchLine,
-  decodeWatchStream,
-  type DecodeWatchStreamOptions,
-  DEFAULT_MAX_LINE_BYTES,
-  type WatchBookmarkEvent,
-  type WatchErrorEvent,
-  type WatchEvent,
-  type WatchObjectEvent,
-  type WatchOptions,
-  watchPath,
-} from "./client/watch.ts";
-export { discoverResourceType, UnknownKindError } from "./client/discovery.ts";

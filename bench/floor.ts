@@ -19,17 +19,16 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { k8s, type ResourceType } from "../mod.ts";
 import {
-  decodeWatchStream,
   fromKubeconfig,
-  k8s,
   KubeClient,
-  pruneManagedFields,
   ResourceClient,
   resourcePath,
-  type ResourceType,
   type WatchEvent,
-} from "../mod.ts";
+} from "../client/mod.ts";
+import { decodeWatchStream } from "../client/watch.ts";
+import { pruneManagedFields } from "../runner/cache_object.ts";
 import { forEachConcurrent } from "./lib/pool.ts";
 import {
   type BenchParent,

@@ -31,13 +31,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  k8s,
-  KubeClient,
-  type KubernetesObject,
-  ResourceClient,
-  type ResourceType,
-} from "../mod.ts";
+import { k8s, type KubernetesObject, type ResourceType } from "../mod.ts";
+import { KubeClient, ResourceClient } from "../client/mod.ts";
 import {
   type ControlPlane,
   installCustomResourceDefinitions,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type KubeClient, watchPath } from "../mod.ts";
+import { type KubeClient, watchPath } from "../client/mod.ts";
 
 const EVENTS = 5_000;
 

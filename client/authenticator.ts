@@ -15,6 +15,7 @@ import type {
 } from "./client_config.ts";
 import { ClientConfigError, describeFileError, readPermissionProblem } from "./config_error.ts";
 import { type ExecPluginResult, runExecPlugin } from "./exec_plugin.ts";
+import { messageOf } from "./_util.ts";
 
 const logger = getLogger(["roperator", "client"]);
 
@@ -158,9 +159,7 @@ class TokenProviderSource implements Source {
     } catch (error) {
       if (forceRefresh) this.#forceRefresh = true;
       throw new ClientConfigError(
-        `Cannot get a token from the token provider: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
+        `Cannot get a token from the token provider: ${messageOf(error)}`,
         { cause: error },
       );
     }

@@ -9,6 +9,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { ClientConfig, ExecCredentials } from "./client_config.ts";
 import { ClientConfigError } from "./config_error.ts";
+import { messageOf } from "./_util.ts";
 
 const logger = getLogger(["roperator", "client"]);
 
@@ -208,7 +209,7 @@ export async function runExecPlugin(
     if (error instanceof Deno.errors.PermissionDenied) {
       fail("the command is not executable (permission denied)", { cause: error });
     }
-    fail(`cannot start: ${error instanceof Error ? error.message : String(error)}`, {
+    fail(`cannot start: ${messageOf(error)}`, {
       cause: error,
     });
   }

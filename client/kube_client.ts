@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import type { ClientConfig } from "./client_config.ts";
 import { type AuthCertificate, type Authenticator, createAuthenticator } from "./authenticator.ts";
 import { ApiError, NetworkError, type Status } from "./errors.ts";
+import { describeCause, sleep } from "./_util.ts";
 
 const logger = getLogger(["roperator", "client"]);
 
@@ -90,31 +91,6 @@ export interface RequestOptions {
    * own that is closed when the body ends or is cancelled (for watches).
    */
   stream?: boolean;
-}
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-
-function describeCause(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && depth < 5; depth++) {
-    const message = current instanceof Error ? current.message : String(current);
-    if (message && !parts.includes(message)) parts.push(message);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join(": ");
 }
 
 function queryString(query: RequestOptions["query"]): string {

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { createAuthenticator } from "./authenticator.ts";
 import { ClientConfigError } from "./config_error.ts";
 import { ExecPluginError } from "./exec_plugin.ts";
-import { fromKubeconfig, type Kubeconfig, parseKubeconfig, readKubeconfigs } from "./kubeconfig.ts";
+import { fromKubeconfig } from "./kubeconfig.ts";
+import { readKubeconfigs } from "./kubeconfig_merge.ts";
 import { fromServiceAccount } from "./service_account.ts";
 import {
   CA2_PEM,
@@ -902,37 +903,4 @@ Deno.test("KUBECONFIG whose files all are missing; HOME fallback", async () => {
     assert.equal(config.server, "https://127.0.0.1:6443");
     assert.equal(config.namespace, "team");
   });
-});
-
-Deno.test("parseKubeconfig: empty text, duplicate names, typed result", () => {
-  assert.deepEqual(parseKubeconfig(""), { clusters: [], users: [], contexts: [] });
-  assert.deepEqual(parseKubeconfig("# only a comment\n"), {
-    clusters: [],
-    users: [],
-    contexts: [],
-  });
-  const config: Kubeconfig = parseKubeconfig(
-    `clusters:
-- {name: c, cluster: {server: "https://one"}}
-- {name: c, cluster: {server: "https://two", disable-compression: "yes"}}
-users:
-- name: u
-contexts: []
-`,
-  );
-  assert.deepEqual(config.clusters, [
-    { name: "c", cluster: { server: "https://two", "disable-compression": true } },
-  ]);
-  assert.deepEqual(config.users, [{ name: "u", user: {} }]);
-  const error = (() => {
-    try {
-      parseKubeconfig("users:\n- user: {}\n", { path: "/k/config" });
-    } catch (e) {
-      return e;
-    }
-    return undefined;
-  })();
-  assert.ok(error instanceof ClientConfigError);
-  assert.equal(error.file, "/k/config");
-  assert.equal(error.field, "users[0].name");
 });

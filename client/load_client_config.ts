@@ -10,6 +10,7 @@ import type { ClientConfig } from "./client_config.ts";
 import { ClientConfigError, permissionCheckedEnv } from "./config_error.ts";
 import { fromKubeconfig } from "./kubeconfig.ts";
 import { DEFAULT_SERVICE_ACCOUNT_DIR, fromServiceAccount } from "./service_account.ts";
+import { messageOf } from "./_util.ts";
 
 const logger = getLogger(["roperator", "client"]);
 
@@ -41,9 +42,7 @@ export class NoClientConfigError extends ClientConfigError {
    * @param errors the failure of each source, in the order tried, labelled
    */
   constructor(errors: { source: "in-cluster" | "kubeconfig"; error: unknown }[]) {
-    const details = errors.map(({ source, error }) =>
-      `${source}: ${error instanceof Error ? error.message : String(error)}`
-    );
+    const details = errors.map(({ source, error }) => `${source}: ${messageOf(error)}`);
     super(
       `Cannot load a client config from in-cluster or kubeconfig: ${details.join("; ")}`,
       { cause: new AggregateError(errors.map((e) => e.error)) },
@@ -106,7 +105,7 @@ export async function loadClientConfig(options?: LoadClientConfigOptions): Promi
         logger.warn("Using the {source} config: the {failed} config failed: {message}", {
           source,
           failed: failed.source,
-          message: failed.error instanceof Error ? failed.error.message : String(failed.error),
+          message: messageOf(failed.error),
         });
       }
       return config;

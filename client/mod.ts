@@ -32,9 +32,8 @@ export type {
   TokenProviderCredentials,
 } from "./client_config.ts";
 export { ClientConfigError, type ClientConfigErrorOptions } from "./config_error.ts";
+export { fromKubeconfig, type FromKubeconfigOptions } from "./kubeconfig.ts";
 export {
-  fromKubeconfig,
-  type FromKubeconfigOptions,
   type Kubeconfig,
   type KubeconfigAuthProvider,
   type KubeconfigCluster,
@@ -47,7 +46,7 @@ export {
   type NamedKubeconfigUser,
   parseKubeconfig,
   type ParseKubeconfigOptions,
-} from "./kubeconfig.ts";
+} from "./kubeconfig_parse.ts";
 export {
   DEFAULT_SERVICE_ACCOUNT_DIR,
   fromServiceAccount,

@@ -5,6 +5,38 @@
  * @module
  */
 import { type KubernetesObject, type ResourceType, typeKey } from "../client/resource_type.ts";
+import {
+  DEFAULT_FINALIZER_PREFIX,
+  DEFAULT_OWNERSHIP_LABEL,
+  DEFAULT_TRACKING_LABEL,
+} from "./defaults.ts";
+import { OperatorConfigError } from "./config_error.ts";
+import {
+  type LeaderElectionConfig,
+  type LeaderElectionInit,
+  resolveLeaderElection,
+} from "./leader_election_config.ts";
+import { resolveServer, type ServerConfig, type ServerConfigInit } from "./server_config.ts";
+import {
+  describe,
+  DNS_LABEL,
+  labelSelectorProblem,
+  qualifiedNameProblem,
+  Validator,
+} from "./validate.ts";
+
+export {
+  DEFAULT_FINALIZER_PREFIX,
+  DEFAULT_OWNERSHIP_LABEL,
+  DEFAULT_TRACKING_LABEL,
+} from "./defaults.ts";
+export { OperatorConfigError, type OperatorConfigErrorOptions } from "./config_error.ts";
+export type {
+  LeaderElectionConfig,
+  LeaderElectionInit,
+  LeaderLostAction,
+} from "./leader_election_config.ts";
+export type { ServerConfig, ServerConfigInit } from "./server_config.ts";
 
 /**
  * How the runner brings an existing child in line with the desired one when they differ.
@@ -24,30 +56,6 @@ export interface ChildConfig {
   readonly type: ResourceType;
   /** How an existing child that differs from the desired one is updated. */
   readonly updateStrategy: UpdateStrategy;
-}
-
-/** The HTTP server options of {@linkcode OperatorConfigInit}. */
-export interface ServerConfigInit {
-  /** The TCP port; 0 picks a free one. Default 8080. */
-  port?: number;
-  /** The address to listen on. Default `"0.0.0.0"`. */
-  hostname?: string;
-  /** Serve `GET /health`. Default `true`. */
-  health?: boolean;
-  /** Serve `GET /metrics` (Prometheus text format). Default `true`. */
-  metrics?: boolean;
-}
-
-/** The resolved HTTP server options. */
-export interface ServerConfig {
-  /** The TCP port; 0 picks a free one. */
-  readonly port: number;
-  /** The address to listen on. */
-  readonly hostname: string;
-  /** Whether `GET /health` is served. */
-  readonly health: boolean;
-  /** Whether `GET /metrics` is served. */
-  readonly metrics: boolean;
 }
 
 /** The operator configuration as written by the user, passed to {@linkcode operatorConfig}. */
@@ -157,67 +165,6 @@ export interface OperatorConfigInit {
  */
 export type CacheTransform = (object: KubernetesObject, type: ResourceType) => KubernetesObject;
 
-/** What to do when the leader cannot renew its Lease in time. */
-export type LeaderLostAction = "exit" | "stepDown";
-
-/** The leader-election options of {@linkcode OperatorConfigInit}. */
-export interface LeaderElectionInit {
-  /** The Lease name, a DNS subdomain. Default `"<name>-leader"`. */
-  leaseName?: string;
-  /**
-   * The Lease's namespace. Default: `namespace` when the operator is confined to one, else the
-   * environment variable `ROPERATOR_NAMESPACE`, else `"default"`.
-   */
-  namespace?: string;
-  /**
-   * This instance's identity, written to the Lease's `holderIdentity` and used as the Events'
-   * `reportingInstance`. Default: the host name (the pod name in a pod; read from the
-   * `HOSTNAME` variable or `Deno.hostname()` when permitted) plus a random suffix.
-   */
-  identity?: string;
-  /**
-   * How long followers wait after they last saw the Lease change before they take it, in ms.
-   * Default 15 000 (client-go's). Whole seconds are written to the Lease (rounded up).
-   */
-  leaseDurationMs?: number;
-  /**
-   * How long the leader keeps leading without a successful renewal, in ms; it must be shorter
-   * than `leaseDurationMs`, so that the leader stops writing before anyone else may take the
-   * Lease. Default 10 000.
-   */
-  renewDeadlineMs?: number;
-  /** How often to try to acquire or renew the Lease, in ms. Default 2 000. */
-  retryPeriodMs?: number;
-  /**
-   * What the leader does once it has lost the Lease (after it stopped syncing): `"exit"` makes
-   * the operator fail (`runOperator` resolves with an `OperatorFatalError` and the CLI exits
-   * 1, so that the pod restarts with fresh state, as client-go advises); `"stepDown"` keeps
-   * the process running as a follower. Default `"exit"`.
-   */
-  onLost?: LeaderLostAction;
-}
-
-/** The resolved leader-election options. */
-export interface LeaderElectionConfig {
-  /** The Lease name. */
-  readonly leaseName: string;
-  /**
-   * The Lease's namespace, or `undefined` to use `ROPERATOR_NAMESPACE`, else `"default"`, when
-   * the operator starts.
-   */
-  readonly namespace: string | undefined;
-  /** The identity, or `undefined` for the host name plus a random suffix. */
-  readonly identity: string | undefined;
-  /** The lease duration, in ms. */
-  readonly leaseDurationMs: number;
-  /** The renew deadline, in ms. */
-  readonly renewDeadlineMs: number;
-  /** The retry period, in ms. */
-  readonly retryPeriodMs: number;
-  /** What to do when the Lease is lost. */
-  readonly onLost: LeaderLostAction;
-}
-
 /** The resolved operator configuration: every default filled, validated and frozen. */
 export interface OperatorConfig {
   /** The operator name. */
@@ -260,57 +207,6 @@ export interface OperatorConfig {
   readonly transform: CacheTransform | undefined;
 }
 
-/** The default tracking label name; its value on a child is the parent's uid. */
-export const DEFAULT_TRACKING_LABEL = "app.kubernetes.io/instance";
-/** The default ownership label name; its value on a child is the operator name. */
-export const DEFAULT_OWNERSHIP_LABEL = "app.kubernetes.io/managed-by";
-/** The prefix of the default finalizer, `"roperator.dev/<name>"`. */
-export const DEFAULT_FINALIZER_PREFIX = "roperator.dev";
-
-/** Options for {@linkcode OperatorConfigError}. */
-export interface OperatorConfigErrorOptions extends ErrorOptions {
-  /** The path of the offending field, for example `children[1].type` or `server.port`. */
-  field: string;
-}
-
-/**
- * Thrown by {@linkcode operatorConfig} when a field is invalid. The message has the form
- * `Cannot configure operator "<name>": <field>: <detail>`.
- *
- * @example
- * ```ts
- * import { operatorConfig, OperatorConfigError } from "./operator_config.ts";
- * import { k8s } from "./resource_types.ts";
- * try {
- *   operatorConfig({ name: "demo", parent: k8s.apps.v1.Deployment, concurrency: 0 });
- * } catch (error) {
- *   if (error instanceof OperatorConfigError) console.error(error.field); // "concurrency"
- * }
- * ```
- */
-export class OperatorConfigError extends TypeError {
-  /** The path of the offending field, for example `children[1].type`. */
-  readonly field: string;
-
-  /**
-   * Creates the error.
-   *
-   * @param message the whole message, `Cannot configure operator "<name>": <field>: <detail>`
-   * @param options the offending field and the underlying cause
-   */
-  constructor(message: string, options: OperatorConfigErrorOptions) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "OperatorConfigError";
-    this.field = options.field;
-  }
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const QUALIFIED_NAME_PART = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-/** The longest delay `setTimeout` honours; longer ones fire at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 const STRATEGIES: readonly UpdateStrategy[] = ["Replace", "Recreate", "OnDelete", "Apply"];
 const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "name",
@@ -333,185 +229,6 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   "events",
   "transform",
 ]);
-const KNOWN_LEADER_ELECTION_FIELDS: ReadonlySet<string> = new Set([
-  "leaseName",
-  "namespace",
-  "identity",
-  "leaseDurationMs",
-  "renewDeadlineMs",
-  "retryPeriodMs",
-  "onLost",
-]);
-const KNOWN_SERVER_FIELDS: ReadonlySet<string> = new Set(["port", "hostname", "health", "metrics"]);
-
-/** Why `value` is not a qualified name (`[prefix/]name`), or `undefined` when it is one. */
-function qualifiedNameProblem(value: string): string | undefined {
-  const parts = value.split("/");
-  if (parts.length > 2) return "must have at most one '/'";
-  const name = parts.length === 2 ? parts[1] ?? "" : value;
-  if (parts.length === 2) {
-    const prefix = parts[0] ?? "";
-    if (prefix.length === 0) return "the prefix before '/' must not be empty";
-    if (prefix.length > 253) return "the prefix must be at most 253 characters";
-    if (!DNS_SUBDOMAIN.test(prefix)) {
-      return `the prefix "${prefix}" must be a lower-case DNS subdomain`;
-    }
-  }
-  if (name.length === 0) return "the name part must not be empty";
-  if (name.length > 63) return "the name part must be at most 63 characters";
-  if (!QUALIFIED_NAME_PART.test(name)) {
-    return `the name part "${name}" must consist of letters, digits, '-', '_' or '.', and start and end with a letter or digit`;
-  }
-  return undefined;
-}
-
-/** Splits a selector on the commas outside parentheses. */
-function splitSelector(selector: string): string[] | undefined {
-  const terms: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < selector.length; i++) {
-    const c = selector[i];
-    if (c === "(") depth++;
-    else if (c === ")") depth--;
-    if (depth < 0 || depth > 1) return undefined;
-    if (c === "," && depth === 0) {
-      terms.push(selector.slice(start, i));
-      start = i + 1;
-    }
-  }
-  if (depth !== 0) return undefined;
-  terms.push(selector.slice(start));
-  return terms;
-}
-
-/** Why `selector` is not a valid label selector, or `undefined` when it is one. */
-function labelSelectorProblem(selector: string): string | undefined {
-  const terms = splitSelector(selector);
-  if (terms === undefined) return "has unbalanced parentheses";
-  for (const raw of terms) {
-    const term = raw.trim();
-    if (term === "") return "has an empty requirement (check the commas)";
-    let key: string;
-    let values: string[] = [];
-    let match: RegExpExecArray | null;
-    if ((match = /^!\s*(\S+)$/.exec(term))) {
-      key = match[1] ?? "";
-    } else if ((match = /^([^\s!=<>(),]+)\s+(in|notin)\s*\((.*)\)$/.exec(term))) {
-      key = match[1] ?? "";
-      values = (match[3] ?? "").split(",").map((v) => v.trim());
-      if (values.length === 1 && values[0] === "") {
-        return `requirement "${term}": the set of values must not be empty`;
-      }
-    } else if ((match = /^([^\s!=<>(),]+)\s*(==|=|!=)\s*([^\s!=<>(),]*)$/.exec(term))) {
-      key = match[1] ?? "";
-      values = [match[3] ?? ""];
-    } else if ((match = /^([^\s!=<>(),]+)\s*([<>])\s*(\S+)$/.exec(term))) {
-      key = match[1] ?? "";
-      if (!/^-?\d+$/.test(match[3] ?? "")) {
-        return `requirement "${term}": '${match[2]}' needs an integer value`;
-      }
-    } else if (/^[^\s!=<>(),]+$/.test(term)) {
-      key = term;
-    } else {
-      return `requirement "${term}" is not "key", "!key", "key=value", "key!=value", "key in (a,b)", "key notin (a,b)", "key>n" or "key<n"`;
-    }
-    const keyProblem = qualifiedNameProblem(key);
-    if (keyProblem !== undefined) return `requirement "${term}": key "${key}": ${keyProblem}`;
-    for (const value of values) {
-      if (value.length > 63 || !LABEL_VALUE.test(value)) {
-        return `requirement "${term}": "${value}" is not a valid label value`;
-      }
-    }
-  }
-  return undefined;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean" || value === null) {
-    return String(value);
-  }
-  if (value === undefined) return "undefined";
-  if (Array.isArray(value)) return "an array";
-  return `a ${typeof value}`;
-}
-
-/** Builds the resolved config while reporting problems with the operator's name in them. */
-class Validator {
-  #operator: string;
-
-  constructor(operator: string) {
-    this.#operator = operator;
-  }
-
-  fail(field: string, detail: string): never {
-    throw new OperatorConfigError(
-      `Cannot configure operator ${this.#operator}: ${field}: ${detail}`,
-      { field },
-    );
-  }
-
-  string(value: unknown, field: string): string {
-    if (typeof value !== "string") this.fail(field, `must be a string, got ${describe(value)}`);
-    return value;
-  }
-
-  boolean(value: unknown, field: string, fallback: boolean): boolean {
-    if (value === undefined) return fallback;
-    if (typeof value !== "boolean") this.fail(field, `must be a boolean, got ${describe(value)}`);
-    return value;
-  }
-
-  labelKey(value: unknown, field: string, fallback: string): string {
-    if (value === undefined) return fallback;
-    const key = this.string(value, field);
-    const problem = qualifiedNameProblem(key);
-    if (problem !== undefined) {
-      this.fail(field, `"${key}" is not a valid label key: ${problem}`);
-    }
-    return key;
-  }
-
-  /** A duration in ms: finite, at most the longest timer delay, positive (or 0 if allowed). */
-  duration(value: unknown, field: string, fallback: number, options: { zeroOff?: boolean } = {}) {
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isFinite(value)) {
-      this.fail(field, `must be a finite number of milliseconds, got ${describe(value)}`);
-    }
-    if (options.zeroOff ? value < 0 : value <= 0) {
-      this.fail(
-        field,
-        options.zeroOff
-          ? `must be positive, or 0 to turn it off, got ${value}`
-          : `must be positive, got ${value}`,
-      );
-    }
-    if (value > MAX_TIMER_MS) {
-      this.fail(
-        field,
-        `must be at most ${MAX_TIMER_MS} ms (about 24.8 days), the longest timer delay, got ${value}`,
-      );
-    }
-    return value;
-  }
-
-  resourceType(value: unknown, field: string): ResourceType {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      this.fail(field, `must be a ResourceType, got ${describe(value)}`);
-    }
-    const type = value as Partial<Record<keyof ResourceType, unknown>>;
-    for (const key of ["apiVersion", "kind", "plural"] as const) {
-      if (typeof type[key] !== "string" || type[key] === "") {
-        this.fail(`${field}.${key}`, `must be a non-empty string, got ${describe(type[key])}`);
-      }
-    }
-    if (typeof type.namespaced !== "boolean") {
-      this.fail(`${field}.namespaced`, `must be a boolean, got ${describe(type.namespaced)}`);
-    }
-    return value as ResourceType;
-  }
-}
 
 function resolveChildren(
   v: Validator,
@@ -558,126 +275,6 @@ function resolveChildren(
     }
     return Object.freeze({ type, updateStrategy: strategy as UpdateStrategy });
   }));
-}
-
-function resolveServer(v: Validator, raw: unknown): ServerConfig | undefined {
-  if (raw === false) return undefined;
-  if (raw === undefined) raw = {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    v.fail("server", `must be an object or false, got ${describe(raw)}`);
-  }
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_SERVER_FIELDS.has(key)) {
-      v.fail(`server.${key}`, "is not an option (expected port, hostname, health or metrics)");
-    }
-  }
-  const init = raw as Record<string, unknown>;
-  let port = 8080;
-  if (init.port !== undefined) {
-    if (
-      typeof init.port !== "number" || !Number.isInteger(init.port) || init.port < 0 ||
-      init.port > 65535
-    ) {
-      v.fail("server.port", `must be an integer from 0 to 65535, got ${describe(init.port)}`);
-    }
-    port = init.port;
-  }
-  let hostname = "0.0.0.0";
-  if (init.hostname !== undefined) {
-    hostname = v.string(init.hostname, "server.hostname");
-    if (hostname.trim() === "" || /\s/.test(hostname)) {
-      v.fail("server.hostname", `must be a host name or address, got ${describe(hostname)}`);
-    }
-  }
-  const health = v.boolean(init.health, "server.health", true);
-  const metrics = v.boolean(init.metrics, "server.metrics", true);
-  if (!health && !metrics) return undefined;
-  return Object.freeze({ port, hostname, health, metrics });
-}
-
-function resolveLeaderElection(
-  v: Validator,
-  raw: unknown,
-  name: string,
-  namespace: string | undefined,
-): LeaderElectionConfig | undefined {
-  if (raw === undefined || raw === false) return undefined;
-  if (raw === true) raw = {};
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    v.fail("leaderElection", `must be an object or a boolean, got ${describe(raw)}`);
-  }
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_LEADER_ELECTION_FIELDS.has(key)) {
-      v.fail(
-        `leaderElection.${key}`,
-        "is not an option (expected leaseName, namespace, identity, leaseDurationMs, renewDeadlineMs, retryPeriodMs or onLost)",
-      );
-    }
-  }
-  const init = raw as Record<string, unknown>;
-  let leaseName = `${name}-leader`;
-  if (init.leaseName !== undefined) {
-    leaseName = v.string(init.leaseName, "leaderElection.leaseName");
-    if (leaseName.length > 253 || !DNS_SUBDOMAIN.test(leaseName)) {
-      v.fail("leaderElection.leaseName", `"${leaseName}" is not a valid name (a DNS subdomain)`);
-    }
-  }
-  let leaseNamespace = namespace;
-  if (init.namespace !== undefined) {
-    leaseNamespace = v.string(init.namespace, "leaderElection.namespace");
-    if (leaseNamespace.length > 63 || !DNS_LABEL.test(leaseNamespace)) {
-      v.fail(
-        "leaderElection.namespace",
-        `"${leaseNamespace}" is not a valid namespace name (a DNS-1123 label)`,
-      );
-    }
-  }
-  let identity: string | undefined;
-  if (init.identity !== undefined) {
-    identity = v.string(init.identity, "leaderElection.identity");
-    if (identity.length === 0 || identity.length > 128) {
-      v.fail("leaderElection.identity", "must be 1 to 128 characters");
-    }
-  }
-  const leaseDurationMs = v.duration(
-    init.leaseDurationMs,
-    "leaderElection.leaseDurationMs",
-    15_000,
-  );
-  const renewDeadlineMs = v.duration(
-    init.renewDeadlineMs,
-    "leaderElection.renewDeadlineMs",
-    10_000,
-  );
-  const retryPeriodMs = v.duration(init.retryPeriodMs, "leaderElection.retryPeriodMs", 2_000);
-  if (leaseDurationMs < 1000) {
-    v.fail("leaderElection.leaseDurationMs", `must be at least 1000 ms, got ${leaseDurationMs}`);
-  }
-  if (renewDeadlineMs >= leaseDurationMs) {
-    v.fail(
-      "leaderElection.renewDeadlineMs",
-      `must be shorter than leaseDurationMs (${leaseDurationMs}), so that the leader stops before another can take the Lease, got ${renewDeadlineMs}`,
-    );
-  }
-  if (retryPeriodMs * 1.2 >= renewDeadlineMs) {
-    v.fail(
-      "leaderElection.retryPeriodMs",
-      `must be shorter than renewDeadlineMs (${renewDeadlineMs}) / 1.2, so that a renewal can be retried in time, got ${retryPeriodMs}`,
-    );
-  }
-  const onLost = init.onLost ?? "exit";
-  if (onLost !== "exit" && onLost !== "stepDown") {
-    v.fail("leaderElection.onLost", `must be "exit" or "stepDown", got ${describe(onLost)}`);
-  }
-  return Object.freeze({
-    leaseName,
-    namespace: leaseNamespace,
-    identity,
-    leaseDurationMs,
-    renewDeadlineMs,
-    retryPeriodMs,
-    onLost,
-  });
 }
 
 /**

@@ -38,7 +38,7 @@ export interface PermissionFlagsOptions {
  *
  * @example
  * ```ts
- * import { permissionFlags } from "@roperator/core";
+ * import { permissionFlags } from "@roperator/core/deploy";
  * console.log(permissionFlags().join(" "));
  * ```
  *

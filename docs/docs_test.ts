@@ -10,25 +10,26 @@ import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { dump, load } from "js-yaml";
 import {
   ApiError,
-  cliHelp,
-  findBuiltInType,
-  fromKubeconfig,
   k8s,
-  KubeClient,
   type KubernetesObject,
-  loadClientConfig,
   operatorConfig,
   type OperatorConfigInit,
   type OperatorHandle,
   operatorMain,
-  permissionFlags,
-  rbacFor,
-  ResourceClient,
   resourceType,
   startOperator,
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
+import {
+  fromKubeconfig,
+  KubeClient,
+  loadClientConfig,
+  ResourceClient,
+} from "@roperator/core/client";
+import { permissionFlags, rbacFor } from "@roperator/core/deploy";
+import { findBuiltInType } from "@roperator/core/k8s";
+import { cliHelp } from "../runner/cli_args.ts";
 import {
   type ControlPlane,
   installCustomResourceDefinitions,
@@ -247,7 +248,7 @@ function messageOf(error: unknown): string {
 /** Resolves with the message of the first failed sync of the parent. */
 function firstFailure(operator: OperatorHandle, parent: string): Promise<string> {
   return new Promise((resolve) => {
-    const stop = operator.controller.onSync((event) => {
+    const stop = operator.onSync((event) => {
       if (event.parent === parent && event.state === "failed") {
         stop();
         resolve(messageOf(event.error));

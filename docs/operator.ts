@@ -5,16 +5,15 @@
  * @module
  */
 import {
-  type Deployment,
   k8s,
   type KubernetesObject,
   type OperatorConfigInit,
   type ResourceType,
   resourceType,
-  type Service,
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
+import { type Deployment, type Service } from "@roperator/core/k8s";
 
 /** A Greeting as stored in the cluster. */
 export interface Greeting extends KubernetesObject {

@@ -24,18 +24,15 @@ export {
   type OperatorMetricsOptions,
   type WriteKind,
 } from "../runner/operator_metrics.ts";
+export { Counter } from "../runner/metrics/counter.ts";
+export { type MetricType, PROMETHEUS_CONTENT_TYPE } from "../runner/metrics/exposition.ts";
+export { Gauge, type GaugeOptions } from "../runner/metrics/gauge.ts";
 export {
-  Counter,
   DEFAULT_BUCKETS,
   exponentialBuckets,
-  Gauge,
-  type GaugeOptions,
   Histogram,
   type HistogramOptions,
-  type LabelValues,
   linearBuckets,
-  type Metric,
-  type MetricType,
-  PROMETHEUS_CONTENT_TYPE,
-  Registry,
-} from "../runner/metrics.ts";
+} from "../runner/metrics/histogram.ts";
+export { type Metric, Registry } from "../runner/metrics/registry.ts";
+export type { LabelValues } from "../runner/metrics/series_store.ts";

@@ -11,7 +11,7 @@ import {
   isSubset,
   withDesiredHash,
 } from "./diff.ts";
-import { LAST_APPLIED_ANNOTATION, pruneCachedObject } from "./informer.ts";
+import { LAST_APPLIED_ANNOTATION, pruneCachedObject } from "./cache_object.ts";
 
 // [description, desired, actual, expected differing paths ([] = subset)]
 const CASES: [string, unknown, unknown, string[]][] = [

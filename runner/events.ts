@@ -21,7 +21,7 @@ import type { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
 import { k8s } from "../config/resource_types.ts";
-import { microTime } from "./leader_election.ts";
+import { messageOf, microTime } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "events"]);
 
@@ -86,10 +86,6 @@ function cut(text: string, limit: number): string {
   return new TextDecoder().decode(bytes.subarray(0, limit - 3)).replace(/\uFFFD$/, "") + "...";
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Records Events about objects; see the module documentation for the rules it follows. */
 export class EventRecorder {
   readonly #events: ResourceClient;
@@ -140,7 +136,7 @@ export class EventRecorder {
     } catch (error) {
       logger.debug("cannot record event {reason}: {error}", {
         reason: init.reason,
-        error: describe(error),
+        error: messageOf(error),
       });
     }
   }
@@ -301,7 +297,7 @@ export class EventRecorder {
       series.written = count;
       logger.debug("cannot record event {event}: {error}", {
         event: describeEvent,
-        error: describe(error),
+        error: messageOf(error),
       });
     }
   }

@@ -16,207 +16,20 @@ import { getLogger } from "@logtape/logtape";
 import { ApiError, WatchDecodeError } from "../client/errors.ts";
 import type { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
+import { compareRv, hasName, objectKey, pruneCachedObject, rvOf } from "./cache_object.ts";
+import { InformerSyncError, refusal, ShortWatchError } from "./informer_errors.ts";
+import { WatchHealth } from "./watch_health.ts";
+import {
+  type InformerChange,
+  type InformerClock,
+  type InformerOptions,
+  REAL_CLOCK,
+  type RestartReason,
+} from "./informer_options.ts";
+
+import { messageOf } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "informer"]);
-
-/** A change seen by an informer. */
-export interface InformerChange<T> {
-  /** What happened. */
-  type: "added" | "modified" | "deleted";
-  /** The object's current state (its last state, for deleted). */
-  object: T;
-  /** The previous state, for modified and deleted. */
-  previous?: T;
-}
-
-/**
- * Why a watch was restarted, for the watch-restart metric: the server ended it (`closed`), its
- * resourceVersion expired (`expired`, 410), it went silent (`idle`), it failed or ended at once
- * without an event (`error`), it sent an event that cannot be decoded or stored (`invalid`; the
- * informer relists), or the periodic relist (`relist`).
- */
-export type RestartReason = "closed" | "expired" | "idle" | "error" | "invalid" | "relist";
-
-/** Time as an informer sees it; replaced in tests. */
-export interface InformerClock {
-  /** The current time in milliseconds (default `Date.now`). */
-  now(): number;
-  /** Resolves after `ms` milliseconds, or at once when the signal aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-/**
- * `waitForSync()` cannot resolve: the informer stopped before its first list, or the API server
- * refused the first list (401, 403 or 404; the informer keeps retrying in the background).
- */
-export class InformerSyncError extends Error {
-  /** The resource type's `apiVersion/kind`. */
-  readonly typeName: string;
-  /** The HTTP status of the refused list; `undefined` when the informer stopped. */
-  readonly status: number | undefined;
-
-  /**
-   * Creates the error.
-   *
-   * @param typeName the resource type's `apiVersion/kind`
-   * @param detail why the cache cannot sync
-   * @param options the HTTP status of a refused list, and the cause
-   */
-  constructor(
-    typeName: string,
-    detail: string,
-    options: { status?: number; cause?: unknown } = {},
-  ) {
-    super(
-      `Cannot sync the cache of ${typeName}: ${detail}`,
-      options.cause === undefined ? undefined : { cause: options.cause },
-    );
-    this.name = "InformerSyncError";
-    this.typeName = typeName;
-    this.status = options.status;
-  }
-}
-
-/** A watch ended at once without an event: counted as an error, so that it backs off. */
-class ShortWatchError extends Error {
-  constructor(typeName: string, ms: number) {
-    super(`Cannot watch ${typeName}: the watch ended after ${ms} ms without an event`);
-    this.name = "ShortWatchError";
-  }
-}
-
-/** Options for {@linkcode Informer}. */
-export interface InformerOptions<T> {
-  /** Label selector for list and watch. */
-  labelSelector?: string;
-  /** Page size of lists (default 500). */
-  pageSize?: number;
-  /** Idle deadline of a watch in milliseconds (default 70 000). */
-  idleTimeoutMs?: number;
-  /** Full relist period in milliseconds (default 10 minutes; 0 = never). */
-  relistPeriodMs?: number;
-  /** `timeoutSeconds` of a watch request (default 290, randomised ±10%). */
-  watchTimeoutSeconds?: number;
-  /**
-   * Trims an object before it is cached, to save memory. The default,
-   * {@linkcode pruneCachedObject}, drops `metadata.managedFields` and the
-   * `kubectl.kubernetes.io/last-applied-configuration` annotation.
-   */
-  transform?: (object: T) => T;
-  /** A secondary index: objects are also found by the key this returns (the parent uid). */
-  indexBy?: (object: T) => string | undefined;
-  /** Called for every change, after the cache is updated. */
-  onChange?: (change: InformerChange<T>) => void;
-  /** Called when a watch restarts. */
-  onRestart?: (reason: RestartReason, error?: unknown) => void;
-  /** Called when the cache is first complete, and again after each relist. */
-  onSynced?: () => void;
-  /**
-   * A watch that ends sooner than this (in milliseconds) without an event counts as an error
-   * and is restarted with backoff (default 1 000, as client-go).
-   */
-  shortWatchMs?: number;
-  /** Time, for tests (default: the real clock). */
-  clock?: InformerClock;
-}
-
-/** Drops `metadata.managedFields`, about half of an object's metadata. */
-export function pruneManagedFields<T extends KubernetesObject>(object: T): T {
-  if (object.metadata?.managedFields === undefined) return object;
-  const { managedFields: _dropped, ...metadata } = object.metadata;
-  return { ...object, metadata };
-}
-
-/** The annotation `kubectl apply` writes: a whole copy of the object, often its biggest part. */
-export const LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration";
-
-/**
- * The default cache transform: drops `metadata.managedFields` (about half of an object's
- * metadata) and the `kubectl.kubernetes.io/last-applied-configuration` annotation (a second copy
- * of what was applied). The object given is not modified.
- *
- * @example
- * ```ts
- * import { pruneCachedObject } from "./informer.ts";
- * const pruned = pruneCachedObject({
- *   metadata: {
- *     name: "a",
- *     managedFields: [{ manager: "kubectl" }],
- *     annotations: { "kubectl.kubernetes.io/last-applied-configuration": "{}", keep: "yes" },
- *   },
- * });
- * pruned.metadata; // { name: "a", annotations: { keep: "yes" } }
- * ```
- *
- * @param object the object as the API server sent it
- * @returns the object without those fields
- */
-export function pruneCachedObject<T extends KubernetesObject>(object: T): T {
-  const pruned = pruneManagedFields(object);
-  const annotations = pruned.metadata?.annotations;
-  if (!annotations || !(LAST_APPLIED_ANNOTATION in annotations)) return pruned;
-  const { [LAST_APPLIED_ANNOTATION]: _dropped, ...rest } = annotations;
-  const metadata = { ...pruned.metadata };
-  if (Object.keys(rest).length > 0) metadata.annotations = rest;
-  else delete metadata.annotations;
-  return { ...pruned, metadata };
-}
-
-/**
- * The cache key of an object: `namespace/name`, or `name` for cluster-scoped objects.
- *
- * @param object the object
- * @returns the key
- */
-export function objectKey(object: KubernetesObject): string {
-  const ns = object.metadata?.namespace;
-  return ns ? `${ns}/${object.metadata?.name}` : `${object.metadata?.name}`;
-}
-
-/**
- * Compares two resourceVersions: negative when `a` is older, 0 when equal, positive when newer.
- * resourceVersions are opaque by contract, but every storage kube-apiserver ships (etcd) uses
- * increasing integers; when either is not an integer (and they differ), nothing can be said and
- * the answer is `undefined`.
- */
-function compareRv(a: string | undefined, b: string | undefined): number | undefined {
-  if (a !== undefined && a === b) return 0;
-  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return undefined;
-  const ia = BigInt(a);
-  const ib = BigInt(b);
-  return ia === ib ? 0 : ia > ib ? 1 : -1;
-}
-
-const rvOf = (object: KubernetesObject): string | undefined => object.metadata?.resourceVersion;
-
-/** Whether an object can be cached: it has a name (the cache key). */
-function hasName(object: KubernetesObject | undefined): boolean {
-  const name = object?.metadata?.name;
-  return typeof name === "string" && name !== "";
-}
-
-const realSleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-
-const REAL_CLOCK: InformerClock = { now: () => Date.now(), sleep: realSleep };
-
-/** Why the first list was refused for good, or `undefined` for an error worth waiting out. */
-function refusal(error: unknown): ApiError | undefined {
-  return error instanceof ApiError && [401, 403, 404].includes(error.status) ? error : undefined;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /**
  * A list+watch cache of one resource type. Call `run()`; stop it with the signal.
@@ -256,14 +69,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   /** Why `waitForSync()` rejects now: a refused first list, or a stop before it. */
   #syncError: InformerSyncError | undefined;
   #restarts = 0;
-  /** Since when list or watch have failed without a working watch in between. */
-  #failingSince: number | undefined;
-  #lastError: string | undefined;
-  /** Whether the last failure was an idle deadline (an open watch then proves nothing). */
-  #lastFailureIdle = false;
-  /** When the open watch was asked for; `undefined` when no watch is open. */
-  #watchOpenedAt: number | undefined;
-  #watchEvents = 0;
+  /** Whether the watch works now, for readiness. */
+  readonly #health: WatchHealth;
+  /** List or watch failures in a row, for the backoff; an event of a watch resets it. */
+  #failures = 0;
 
   /**
    * Creates an informer; nothing is listed until `run()`.
@@ -275,6 +84,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#client = client;
     this.#options = options;
     this.#clock = options.clock ?? REAL_CLOCK;
+    this.#health = new WatchHealth(this.#clock, options.shortWatchMs ?? 1_000);
   }
 
   /** The resource type's `apiVersion/kind`. */
@@ -338,33 +148,12 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
    * @returns one line that names the type and the last error, or `undefined`
    */
   notReadyReason(graceMs: number): string | undefined {
-    const error = this.#lastError ? `: ${this.#lastError}` : "";
+    const lastError = this.#health.lastError;
+    const error = lastError ? `: ${lastError}` : "";
     if (!this.#synced) return `${this.typeName}: cache not synced${error}`;
-    if (this.#failingSince === undefined || this.#watchConnected()) return undefined;
-    const failingMs = this.#clock.now() - this.#failingSince;
-    if (failingMs < graceMs) return undefined;
+    const failingMs = this.#health.failingMs();
+    if (failingMs === undefined || failingMs < graceMs) return undefined;
     return `${this.typeName}: watch failing for ${Math.round(failingMs / 1000)} s${error}`;
-  }
-
-  /** Whether the open watch works: it sent an event, or has lasted longer than a short watch. */
-  #watchConnected(): boolean {
-    if (this.#watchOpenedAt === undefined) return false;
-    if (this.#watchEvents > 0) return true;
-    // After an idle deadline, a watch that is open proves nothing until it sends something.
-    return !this.#lastFailureIdle &&
-      this.#clock.now() - this.#watchOpenedAt >= (this.#options.shortWatchMs ?? 1_000);
-  }
-
-  #failed(error: unknown, idle = false): void {
-    this.#failingSince ??= this.#clock.now();
-    this.#lastError = messageOf(error);
-    this.#lastFailureIdle = idle;
-  }
-
-  #working(): void {
-    this.#failingSince = undefined;
-    this.#lastError = undefined;
-    this.#lastFailureIdle = false;
   }
 
   /**
@@ -580,7 +369,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     try {
       await this.#loop(signal);
     } finally {
-      this.#watchOpenedAt = undefined;
+      this.#health.closed();
       if (!this.#synced) {
         this.#settleSync(
           new InformerSyncError(this.typeName, "the informer stopped before its first list"),
@@ -591,107 +380,21 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   async #loop(signal: AbortSignal): Promise<void> {
     const clock = this.#clock;
-    let failures = 0;
+    this.#failures = 0;
     let lastList = 0;
-    const relistPeriod = this.#options.relistPeriodMs ?? 600_000;
     while (!signal.aborted) {
       try {
         if (this.#resourceVersion === undefined) {
-          try {
-            await this.#relist(signal);
-          } catch (error) {
-            const refused = refusal(error);
-            if (refused && !this.#synced && !signal.aborted) {
-              this.#settleSync(
-                new InformerSyncError(
-                  this.typeName,
-                  `listing it was refused with ${refused.status} ${refused.reason}: ${
-                    refused.body?.message ?? refused.message
-                  }`,
-                  { status: refused.status, cause: error },
-                ),
-              );
-            }
-            throw error;
-          }
+          await this.#firstOrRelist(signal);
           lastList = clock.now();
           logger.debug("listed {type}: {count} objects", { type: this.typeName, count: this.size });
         }
-        const baseTimeout = this.#options.watchTimeoutSeconds ?? 290;
-        const timeoutSeconds = Math.max(1, Math.round(baseTimeout * (0.9 + Math.random() * 0.2)));
-        // A watch asked to last very little may end soon without an event and still be fine.
-        const shortWatchMs = Math.min(this.#options.shortWatchMs ?? 1_000, timeoutSeconds * 500);
-        let expired = false;
-        const openedAt = clock.now();
-        this.#watchOpenedAt = openedAt;
-        this.#watchEvents = 0;
-        for await (
-          const event of this.#client.watch({
-            resourceVersion: this.#resourceVersion!,
-            ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
-            allowWatchBookmarks: true,
-            timeoutSeconds,
-            idleTimeoutMs: this.#options.idleTimeoutMs ?? 70_000,
-            signal,
-          })
-        ) {
-          failures = 0;
-          this.#watchEvents++;
-          // Any event but an ERROR proves the watch works.
-          if (event.type !== "ERROR" && this.#failingSince !== undefined) this.#working();
-          if (event.type === "ERROR") {
-            if (event.object.code === 410) {
-              expired = true;
-              break;
-            }
-            throw new ApiError(
-              { method: "WATCH", path: this.typeName },
-              event.object.code ?? 500,
-              event.object,
-            );
-          }
-          const rv = event.object.metadata?.resourceVersion;
-          if (event.type === "BOOKMARK") {
-            if (rv) this.#resourceVersion = rv;
-            this.#advance(rv);
-            continue;
-          }
-          if (!hasName(event.object)) {
-            // Never stored (its key would be "undefined"); the stream is suspect: relist.
-            throw new WatchDecodeError(
-              this.typeName,
-              `the ${event.type} object has no metadata.name`,
-            );
-          }
-          const object = this.#transform(event.object);
-          if (event.type === "DELETED") this.#delete(object);
-          else this.#upsert(object);
-          if (rv) this.#resourceVersion = rv;
-          this.#advance(rv);
-        }
-        this.#watchOpenedAt = undefined;
+        const watch = await this.#watch(signal);
+        this.#health.closed();
         if (signal.aborted) break;
-        const lasted = clock.now() - openedAt;
-        if (this.#watchEvents === 0 && !expired && lasted < shortWatchMs) {
-          throw new ShortWatchError(this.typeName, lasted);
-        }
-        if (this.#watchEvents === 0 && !this.#lastFailureIdle) this.#working();
-        if (expired) {
-          logger.info("watch of {type} expired (410); relisting", { type: this.typeName });
-          this.#resourceVersion = undefined;
-          this.#restarted("expired");
-        } else if (relistPeriod > 0 && clock.now() - lastList >= relistPeriod) {
-          this.#resourceVersion = undefined;
-          this.#restarted("relist");
-        } else {
-          logger.debug("watch of {type} closed by the server; resuming at {rv}", {
-            type: this.typeName,
-            rv: this.#resourceVersion,
-          });
-          this.#restarted("closed");
-        }
+        this.#watchEnded(watch, lastList);
       } catch (error) {
-        this.#watchOpenedAt = undefined;
+        this.#health.closed();
         if (signal.aborted) break;
         if (error instanceof ApiError && error.isGone) {
           logger.info("resourceVersion of {type} expired (410); relisting", {
@@ -701,26 +404,137 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
           this.#restarted("expired");
           continue;
         }
-        failures++;
-        const idle = error instanceof Error && error.name === "WatchIdleTimeoutError";
-        // WatchDecodeError (a SyntaxError) and its subclasses: an event that cannot be decoded
-        // or stored. The stream position is unknown: relist.
-        const invalid = error instanceof WatchDecodeError || error instanceof SyntaxError;
-        const reason: RestartReason = idle ? "idle" : invalid ? "invalid" : "error";
-        this.#failed(error, idle);
-        const delay = Math.round(
-          Math.min(30_000, 800 * 2 ** Math.min(failures - 1, 6)) * (0.5 + Math.random() * 0.5),
-        );
-        logger.warn("watch of {type} failed ({reason}): {error}; restarting in {delay} ms", {
-          type: this.typeName,
-          reason,
-          error: messageOf(error),
-          delay,
-        });
-        this.#restarted(reason, error);
-        if (invalid) this.#resourceVersion = undefined;
-        await clock.sleep(idle ? 0 : delay, signal);
+        this.#failures++;
+        await this.#backOff(error, signal);
       }
     }
+  }
+
+  /** Relists; a first list refused for good (401, 403, 404) rejects `waitForSync()`. */
+  async #firstOrRelist(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#relist(signal);
+    } catch (error) {
+      const refused = refusal(error);
+      if (refused && !this.#synced && !signal.aborted) {
+        this.#settleSync(
+          new InformerSyncError(
+            this.typeName,
+            `listing it was refused with ${refused.status} ${refused.reason}: ${
+              refused.body?.message ?? refused.message
+            }`,
+            { status: refused.status, cause: error },
+          ),
+        );
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Watches from the last resourceVersion until the watch ends, applying each event to the cache.
+   *
+   * @returns how the watch went: whether it expired (410), when it opened, and below which
+   * duration an end without an event counts as an error
+   */
+  async #watch(
+    signal: AbortSignal,
+  ): Promise<{ expired: boolean; openedAt: number; shortWatchMs: number }> {
+    const baseTimeout = this.#options.watchTimeoutSeconds ?? 290;
+    const timeoutSeconds = Math.max(1, Math.round(baseTimeout * (0.9 + Math.random() * 0.2)));
+    // A watch asked to last very little may end soon without an event and still be fine.
+    const shortWatchMs = Math.min(this.#options.shortWatchMs ?? 1_000, timeoutSeconds * 500);
+    const openedAt = this.#clock.now();
+    this.#health.opened(openedAt);
+    for await (
+      const event of this.#client.watch({
+        resourceVersion: this.#resourceVersion!,
+        ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
+        allowWatchBookmarks: true,
+        timeoutSeconds,
+        idleTimeoutMs: this.#options.idleTimeoutMs ?? 70_000,
+        signal,
+      })
+    ) {
+      this.#failures = 0;
+      this.#health.event();
+      // Any event but an ERROR proves the watch works.
+      if (event.type !== "ERROR" && this.#health.failing) this.#health.working();
+      if (event.type === "ERROR") {
+        if (event.object.code === 410) return { expired: true, openedAt, shortWatchMs };
+        throw new ApiError(
+          { method: "WATCH", path: this.typeName },
+          event.object.code ?? 500,
+          event.object,
+        );
+      }
+      const rv = event.object.metadata?.resourceVersion;
+      if (event.type === "BOOKMARK") {
+        if (rv) this.#resourceVersion = rv;
+        this.#advance(rv);
+        continue;
+      }
+      if (!hasName(event.object)) {
+        // Never stored (its key would be "undefined"); the stream is suspect: relist.
+        throw new WatchDecodeError(this.typeName, `the ${event.type} object has no metadata.name`);
+      }
+      const object = this.#transform(event.object);
+      if (event.type === "DELETED") this.#delete(object);
+      else this.#upsert(object);
+      if (rv) this.#resourceVersion = rv;
+      this.#advance(rv);
+    }
+    return { expired: false, openedAt, shortWatchMs };
+  }
+
+  /** A watch ended without an error: relist (expired, or the relist period is over) or resume. */
+  #watchEnded(
+    watch: { expired: boolean; openedAt: number; shortWatchMs: number },
+    lastList: number,
+  ): void {
+    const clock = this.#clock;
+    const { expired } = watch;
+    const relistPeriod = this.#options.relistPeriodMs ?? 600_000;
+    const lasted = clock.now() - watch.openedAt;
+    if (this.#health.events === 0 && !expired && lasted < watch.shortWatchMs) {
+      throw new ShortWatchError(this.typeName, lasted);
+    }
+    if (this.#health.events === 0 && !this.#health.lastFailureIdle) this.#health.working();
+    if (expired) {
+      logger.info("watch of {type} expired (410); relisting", { type: this.typeName });
+      this.#resourceVersion = undefined;
+      this.#restarted("expired");
+    } else if (relistPeriod > 0 && clock.now() - lastList >= relistPeriod) {
+      this.#resourceVersion = undefined;
+      this.#restarted("relist");
+    } else {
+      logger.debug("watch of {type} closed by the server; resuming at {rv}", {
+        type: this.typeName,
+        rv: this.#resourceVersion,
+      });
+      this.#restarted("closed");
+    }
+  }
+
+  /** List or watch failed: records it, logs it and waits with backoff before the next try. */
+  async #backOff(error: unknown, signal: AbortSignal): Promise<void> {
+    const idle = error instanceof Error && error.name === "WatchIdleTimeoutError";
+    // WatchDecodeError (a SyntaxError) and its subclasses: an event that cannot be decoded
+    // or stored. The stream position is unknown: relist.
+    const invalid = error instanceof WatchDecodeError || error instanceof SyntaxError;
+    const reason: RestartReason = idle ? "idle" : invalid ? "invalid" : "error";
+    this.#health.failed(messageOf(error), idle);
+    const delay = Math.round(
+      Math.min(30_000, 800 * 2 ** Math.min(this.#failures - 1, 6)) * (0.5 + Math.random() * 0.5),
+    );
+    logger.warn("watch of {type} failed ({reason}): {error}; restarting in {delay} ms", {
+      type: this.typeName,
+      reason,
+      error: messageOf(error),
+      delay,
+    });
+    this.#restarted(reason, error);
+    if (invalid) this.#resourceVersion = undefined;
+    await this.#clock.sleep(idle ? 0 : delay, signal);
   }
 }

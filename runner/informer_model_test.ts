@@ -13,7 +13,9 @@
 import fc from "fast-check";
 import { WatchDecodeError } from "../client/errors.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
-import { Informer, type InformerChange, objectKey } from "./informer.ts";
+import { Informer } from "./informer.ts";
+import { objectKey } from "./cache_object.ts";
+import type { InformerChange } from "./informer_options.ts";
 import { configMap, ScriptedClient } from "./testdata/scripted_client.ts";
 
 const KEYS = ["a", "b", "c"] as const;

@@ -11,7 +11,8 @@
 import type { KubeClient } from "../client/kube_client.ts";
 import type { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, typeKey } from "../client/resource_type.ts";
-import { Informer, type InformerChange, type RestartReason } from "./informer.ts";
+import { Informer } from "./informer.ts";
+import type { InformerChange, RestartReason } from "./informer_options.ts";
 import { parentUidOf } from "./ownership.ts";
 
 /** What decides whether two users can share an informer. */

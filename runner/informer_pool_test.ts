@@ -3,7 +3,7 @@ import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import { k8s } from "../config/resource_types.ts";
-import { LAST_APPLIED_ANNOTATION, pruneCachedObject } from "./informer.ts";
+import { LAST_APPLIED_ANNOTATION, pruneCachedObject } from "./cache_object.ts";
 import { InformerPool } from "./informer_pool.ts";
 
 // Nothing here starts an informer, so no request is ever sent.

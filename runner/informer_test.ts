@@ -3,14 +3,10 @@ import { ApiError, WatchDecodeError } from "../client/errors.ts";
 import type { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import { configMap, ScriptedClient } from "./testdata/scripted_client.ts";
-import {
-  Informer,
-  type InformerClock,
-  type InformerOptions,
-  InformerSyncError,
-  objectKey,
-  pruneManagedFields,
-} from "./informer.ts";
+import { Informer } from "./informer.ts";
+import { objectKey, pruneManagedFields } from "./cache_object.ts";
+import { InformerSyncError } from "./informer_errors.ts";
+import type { InformerClock, InformerOptions } from "./informer_options.ts";
 
 // observe() only touches the cache; the client is never called.
 const client = {

@@ -29,6 +29,7 @@ import { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
 import type { LeaderElectionConfig } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
+import { messageOf, microTime, sleepOrAbort } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "leader"]);
 
@@ -135,28 +136,6 @@ export function defaultIdentity(): string {
     }
   }
   return `${(host || "roperator").slice(0, 90)}_${crypto.randomUUID()}`;
-}
-
-/** A time in the `MicroTime` format the API server requires (six fractional digits). */
-export function microTime(date: Date = new Date()): string {
-  return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -383,7 +362,7 @@ export class LeaderElector implements Leadership {
       logger.warn("{identity} cannot acquire or renew Lease {lease}: {error}", {
         identity: this.#identity,
         lease: this.lease,
-        error: describe(error),
+        error: messageOf(error),
       });
       return "failed";
     }
@@ -411,10 +390,10 @@ export class LeaderElector implements Leadership {
           this.#becomeLeader();
           continue;
         }
-        await sleep(retryPeriodMs * (1 + Math.random() * 0.2), signal);
+        await sleepOrAbort(retryPeriodMs * (1 + Math.random() * 0.2), signal);
         continue;
       }
-      await sleep(retryPeriodMs, signal);
+      await sleepOrAbort(retryPeriodMs, signal);
       if (signal.aborted) break;
       let lostBecause = "";
       for (;;) {
@@ -430,7 +409,7 @@ export class LeaderElector implements Leadership {
           lostBecause = `the Lease is held by "${this.#observed?.lease.spec?.holderIdentity}"`;
           break;
         }
-        await sleep(Math.min(retryPeriodMs / 4, remaining), signal);
+        await sleepOrAbort(Math.min(retryPeriodMs / 4, remaining), signal);
         if (signal.aborted) return;
       }
       if (lostBecause) this.#stepDown(lostBecause);
@@ -474,7 +453,7 @@ export class LeaderElector implements Leadership {
       logger.warn("{identity} cannot release Lease {lease}: {error}", {
         identity: this.#identity,
         lease: this.lease,
-        error: describe(error),
+        error: messageOf(error),
       });
     }
   }

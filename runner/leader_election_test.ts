@@ -8,7 +8,8 @@ import { ResourceClient } from "../client/resource_client.ts";
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, OperatorConfigError } from "../config/operator_config.ts";
 import type { LeaderElectionConfig } from "../config/operator_config.ts";
-import { LeaderElector, microTime } from "./leader_election.ts";
+import { LeaderElector } from "./leader_election.ts";
+import { microTime } from "../client/_util.ts";
 
 let cp: ControlPlane;
 let client: KubeClient;

@@ -7,7 +7,7 @@
  */
 import type { ResourceType } from "../client/resource_type.ts";
 import type { RequestObservation } from "../client/kube_client.ts";
-import { Registry } from "./metrics.ts";
+import { Registry } from "./metrics/registry.ts";
 
 /** The kinds of write the controller makes. */
 export type WriteKind = "create" | "update" | "apply" | "delete" | "status" | "finalizer";

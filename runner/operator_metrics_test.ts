@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parsePrometheusText } from "./metrics.ts";
+import { parsePrometheusText } from "../testkit/prometheus_text.ts";
 import { OperatorMetrics } from "./operator_metrics.ts";
 
 Deno.test("OperatorMetrics: roperator_syncs_total has no per-parent label, only the result", () => {

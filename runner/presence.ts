@@ -20,7 +20,7 @@ import type { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
 import { k8s } from "../config/resource_types.ts";
-import { microTime } from "./leader_election.ts";
+import { messageOf, microTime, sleepOrAbort } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "presence"]);
 
@@ -70,23 +70,6 @@ export interface PresenceOptions {
   now?: () => number;
   /** The Lease operations. Default: a `ResourceClient` of Leases of `client`. */
   leases?: PresenceLeases;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Renews the presence Lease and warns when another instance renews it too. */
@@ -159,7 +142,7 @@ export class PresenceDetector {
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted && !this.#stopped) {
       await this.tick(signal);
-      await sleep(this.#renewIntervalMs * (0.9 + Math.random() * 0.2), signal);
+      await sleepOrAbort(this.#renewIntervalMs * (0.9 + Math.random() * 0.2), signal);
     }
   }
 
@@ -209,13 +192,13 @@ export class PresenceDetector {
         this.#stopped = true;
         logger.warn(
           "cannot detect a second instance of operator {name}: the presence Lease {lease} is forbidden ({error}); grant get, create and update on leases (see --print-rbac)",
-          { name: this.#name, lease: this.lease, error: describe(error) },
+          { name: this.#name, lease: this.lease, error: messageOf(error) },
         );
         return;
       }
       logger.debug("cannot renew the presence Lease {lease}: {error}", {
         lease: this.lease,
-        error: describe(error),
+        error: messageOf(error),
       });
     }
   }

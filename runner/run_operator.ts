@@ -1,6 +1,6 @@
 /**
- * Running an operator: {@linkcode runOperator} and {@linkcode runOperatorWithClientConfig} for
- * programs, {@linkcode startOperator} for embedding and tests.
+ * Running an operator: {@linkcode runOperator} for programs, {@linkcode startOperator} for
+ * embedding and tests.
  *
  * @module
  */
@@ -12,14 +12,15 @@ import { loadClientConfig } from "../client/load_client_config.ts";
 import { groupOf, type KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig, ServerConfig } from "../config/operator_config.ts";
 import { type Handler, normalizeHandler } from "../handler/handler.ts";
-import { Controller } from "./controller.ts";
+import { Controller, type SyncEvent } from "./controller.ts";
 import { EventRecorder } from "./events.ts";
 import { InformerPool } from "./informer_pool.ts";
 import { defaultIdentity, LeaderElector, type Leadership } from "./leader_election.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 import { OperatorMetrics } from "./operator_metrics.ts";
+import { serveOperators } from "./operator_server.ts";
 import { PresenceDetector } from "./presence.ts";
 import { TracedKubeClient } from "./tracing.ts";
+import { messageOf } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "runner"]);
 
@@ -44,8 +45,15 @@ export interface OperatorHandle extends AsyncDisposable {
   readonly metrics: OperatorMetrics;
   /** The port the HTTP server listens on, when it runs. */
   readonly port: number | undefined;
-  /** The controller, for tests. */
-  readonly controller: Controller;
+  /**
+   * Calls the listener when a sync of a parent starts and when it ends (tests and tooling use it
+   * to wait for syncs or count failures). A listener that throws is reported with `reportError`
+   * and does not disturb the sync.
+   *
+   * @param listener called synchronously with each event
+   * @returns a function that removes the listener
+   */
+  onSync(listener: (event: SyncEvent) => void): () => void;
   /** The leader election, when configured. */
   readonly leadership: Leadership | undefined;
   /**
@@ -76,10 +84,6 @@ export class OperatorFatalError extends Error {
     super(message, options);
     this.name = "OperatorFatalError";
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /**
@@ -253,96 +257,23 @@ function run(
   };
 }
 
-/**
- * Why the operators are not ready, one line each (empty when they are): an informer whose first
- * list has not completed, or whose watch has failed for longer than `readinessGraceMs`.
- */
-function notReady(operators: readonly Running[]): string[] {
-  const reasons: string[] = [];
-  for (const { config, controller } of operators) {
-    for (const informer of controller.informers) {
-      const reason = informer.notReadyReason(config.readinessGraceMs);
-      if (reason !== undefined) reasons.push(`${config.name}: ${reason}`);
-    }
-  }
-  return reasons;
-}
-
-/** The HTTP handler of `/health`, `/ready` and `/metrics` for one or more operators. */
+/** Starts the HTTP server; a port it cannot listen on is a fatal error. */
 function serveHttp(
   server: ServerConfig,
   operators: readonly Running[],
   name: string,
 ): Deno.HttpServer {
-  const { port, hostname, health, metrics: exposeMetrics } = server;
-  const render = () =>
-    operators.length === 1
-      ? operators[0]!.metrics.registry.render()
-      : mergeMetrics(operators.map((o) => [o.config.name, o.metrics.registry.render()]));
   try {
-    return Deno.serve({ port, hostname, onListen: () => {} }, (request) => {
-      const path = new URL(request.url).pathname;
-      if (health && (path === "/health" || path === "/healthz")) return new Response("ok\n");
-      if (health && (path === "/ready" || path === "/readyz")) {
-        // A follower is ready once its caches are warm: it can take over at once.
-        const reasons = notReady(operators);
-        return reasons.length === 0
-          ? new Response("ok\n")
-          : new Response(reasons.join("\n") + "\n", { status: 503 });
-      }
-      if (exposeMetrics && path === "/metrics") {
-        return new Response(render(), {
-          headers: { "Content-Type": PROMETHEUS_CONTENT_TYPE },
-        });
-      }
-      return new Response("not found\n", { status: 404 });
-    });
+    return serveOperators(server, operators);
   } catch (error) {
     const hint = permissionHint(error);
     throw new OperatorFatalError(
-      `Cannot start operator "${name}": cannot listen on ${hostname}:${port}: ${
+      `Cannot start operator "${name}": cannot listen on ${server.hostname}:${server.port}: ${
         hint ?? messageOf(error)
       }`,
       { cause: error },
     );
   }
-}
-
-/**
- * Renders several operators' metrics as one exposition: each family once, every sample with an
- * `operator` label.
- */
-function mergeMetrics(rendered: Array<[string, string]>): string {
-  const families = new Map<string, { header: string[]; samples: string[] }>();
-  for (const [operator, text] of rendered) {
-    let current: { header: string[]; samples: string[] } | undefined;
-    for (const line of text.split("\n")) {
-      if (line === "") continue;
-      const meta = /^# (HELP|TYPE) (\S+)/.exec(line);
-      if (meta) {
-        const name = meta[2]!;
-        current = families.get(name);
-        if (current === undefined) families.set(name, current = { header: [], samples: [] });
-        if (!current.header.some((h) => h.startsWith(`# ${meta[1]} `))) current.header.push(line);
-        continue;
-      }
-      if (line.startsWith("#") || current === undefined) continue;
-      const cut = line.search(/[{ ]/);
-      const label = `operator="${operator}"`;
-      current.samples.push(
-        line[cut] !== "{"
-          ? `${line.slice(0, cut)}{${label}}${line.slice(cut)}`
-          : line[cut + 1] === "}"
-          ? `${line.slice(0, cut + 1)}${label}${line.slice(cut + 1)}`
-          : `${line.slice(0, cut + 1)}${label},${line.slice(cut + 1)}`,
-      );
-    }
-  }
-  let out = "";
-  for (const { header, samples } of families.values()) {
-    out += [...header, ...samples].join("\n") + "\n";
-  }
-  return out;
 }
 
 /**
@@ -367,12 +298,30 @@ export async function startOperator<P extends KubernetesObject = KubernetesObjec
     server: config.server,
   });
   const operator = group.operators[0]!;
-  return {
+  const handle: OperatorHandle = {
     ...operator,
     port: group.port,
     stop: group.stop,
     [Symbol.asyncDispose]: group.stop,
   };
+  controllers.set(handle, controllerOf(operator));
+  return handle;
+}
+
+/** The controller behind each handle, for the library's own tests; not part of the public API. */
+const controllers = new WeakMap<OperatorHandle, Controller>();
+
+/**
+ * The controller behind an operator handle: its informers and queue, for the library's own tests
+ * and the testkit. Not exported by the package's entry points.
+ *
+ * @param handle a handle from `startOperator` or `startOperators`
+ * @returns its controller
+ */
+export function controllerOf(handle: OperatorHandle): Controller {
+  const controller = controllers.get(handle);
+  if (controller === undefined) throw new TypeError("Cannot find the controller: not a handle");
+  return controller;
 }
 
 /** One operator of {@linkcode startOperators}. */
@@ -498,16 +447,20 @@ async function startGroup(
       for (const r of running) logger.info("operator {name} stopped", { name: r.config.name });
     })();
   const port = server ? (server.addr as Deno.NetAddr).port : undefined;
-  const handles: OperatorHandle[] = running.map((r) => ({
-    ready: r.ready,
-    metrics: r.metrics,
-    port,
-    controller: r.controller,
-    leadership: r.elector,
-    failed: r.failed,
-    stop,
-    [Symbol.asyncDispose]: stop,
-  }));
+  const handles: OperatorHandle[] = running.map((r) => {
+    const handle: OperatorHandle = {
+      ready: r.ready,
+      metrics: r.metrics,
+      port,
+      onSync: (listener: (event: SyncEvent) => void) => r.controller.onSync(listener),
+      leadership: r.elector,
+      failed: r.failed,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+    controllers.set(handle, r.controller);
+    return handle;
+  });
   const ready = Promise.all(running.map((r) => r.ready)).then(() => {});
   // Rejected (a refused list, a stop before the first list) and not awaited: no crash.
   ready.catch(() => {});
@@ -524,61 +477,48 @@ async function startGroup(
 type ControllerHandler = ConstructorParameters<typeof Controller>[0]["handler"];
 
 /**
- * Runs an operator with an explicit client config until SIGTERM or SIGINT (then it shuts down
- * gracefully and exits 0), or until a fatal error, which the promise resolves with.
- *
- * @param config the operator config
- * @param clientConfig how to reach the API server
- * @param handler the handler
- * @returns a promise that settles only with a fatal error
- */
-export async function runOperatorWithClientConfig<P extends KubernetesObject = KubernetesObject>(
-  config: OperatorConfig,
-  clientConfig: ClientConfig,
-  handler: Handler<P>,
-): Promise<Error> {
-  return await runUntilSignal(config, handler, { clientConfig });
-}
-
-/**
- * Runs an operator: in a pod it uses the service account, elsewhere the kubeconfig. It runs
- * until SIGTERM or SIGINT (then it shuts down gracefully and exits 0), or until a fatal error,
- * which the promise resolves with.
+ * Runs an operator until SIGTERM or SIGINT, or until a fatal error. Without
+ * `options.clientConfig` it loads the client config: in a pod the service account, elsewhere the
+ * kubeconfig. On a signal it shuts down gracefully and resolves with `undefined`; on a fatal
+ * error (it cannot start, or it cannot go on) it stops and resolves with the error. It never
+ * exits the process: the program decides how (`operatorMain` returns the exit status).
  *
  * @example
  * ```ts ignore
  * import { runOperator } from "@roperator/core";
  * const error = await runOperator(config, handler);
- * console.error(error);
- * Deno.exit(1);
+ * if (error !== undefined) {
+ *   console.error(error);
+ *   Deno.exit(1);
+ * }
  * ```
  *
  * @param config the operator config
  * @param handler the handler
- * @returns a promise that settles only with a fatal error
+ * @param options how to reach the API server (`clientConfig`) and how long in-flight syncs may
+ * run on shutdown (`drainTimeoutMs`)
+ * @returns `undefined` after a graceful shutdown on a signal, or the fatal error
  */
 export async function runOperator<P extends KubernetesObject = KubernetesObject>(
   config: OperatorConfig,
   handler: Handler<P>,
-): Promise<Error> {
-  return await runUntilSignal(config, handler, {});
-}
-
-async function runUntilSignal<P extends KubernetesObject>(
-  config: OperatorConfig,
-  handler: Handler<P>,
-  options: StartOperatorOptions,
-): Promise<Error> {
+  options: StartOperatorOptions = {},
+): Promise<Error | undefined> {
   let handle: OperatorHandle;
   try {
     handle = await startOperator(config, handler, options);
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error));
   }
-  const { promise, resolve } = Promise.withResolvers<Error>();
+  const { promise, resolve } = Promise.withResolvers<Error | undefined>();
+  const removeListeners = () => {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  };
   const onSignal = (signal: Deno.Signal) => () => {
     logger.info("received {signal}; shutting down", { signal });
-    handle.stop().then(() => Deno.exit(0), (error) => resolve(error));
+    handle.stop().then(() => resolve(undefined), (error) => resolve(error)).finally(
+      removeListeners,
+    );
   };
   const listeners: Array<[Deno.Signal, () => void]> = [
     ["SIGTERM", onSignal("SIGTERM")],
@@ -588,7 +528,7 @@ async function runUntilSignal<P extends KubernetesObject>(
   handle.failed.then(async (error) => {
     logger.error("{message}; stopping", { message: error.message });
     await handle.stop().catch(() => {});
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    removeListeners();
     resolve(error);
   });
   return await promise;

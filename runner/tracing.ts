@@ -29,6 +29,7 @@ import { ApiError } from "../client/errors.ts";
 import { KubeClient, type KubeClientOptions, type RequestOptions } from "../client/kube_client.ts";
 import type { ClientConfig } from "../client/client_config.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
+import { messageOf } from "../client/_util.ts";
 
 /** The instrumentation scope name of the library's spans. */
 export const TRACER_NAME = "@roperator/core";
@@ -105,7 +106,7 @@ export async function traceSync<T>(
  */
 export function recordError(span: Span, error: unknown): void {
   if (!span.isRecording()) return;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   span.recordException(error instanceof Error ? error : message);
   span.setStatus({ code: SpanStatusCode.ERROR, message });
 }

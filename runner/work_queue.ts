@@ -20,100 +20,15 @@
  *
  * @module
  */
-
-/** The outcome of one run of {@linkcode WorkQueueOptions.process}. */
-export interface WorkResult {
-  /** `true` if the run succeeded. On `false` the key is retried after `errorBackoff(key)` ms. */
-  ok: boolean;
-  /**
-   * After a successful run, run the key again after this many milliseconds. An earlier pending
-   * schedule for the key wins. Values that are not finite numbers ≥ 0 are ignored. The field is
-   * also ignored when `ok` is `false`, because the error backoff decides the retry.
-   */
-  requeueAfterMs?: number;
-}
-
-/**
- * Hooks the queue calls so that metrics can be kept. Every hook is optional. A hook that throws
- * does not disturb the queue: its error goes to `reportError`.
- */
-export interface WorkQueueObserver {
-  /**
-   * A key became due: it was queued, or marked dirty while running. Adds absorbed by
-   * de-duplication are not reported. This matches client-go's `workqueue_adds_total`.
-   *
-   * @param key the key
-   */
-  onAdd?(key: string): void;
-  /**
-   * A run started.
-   *
-   * @param key the key
-   * @param queuedMs how long the key waited between becoming due and starting
-   */
-  onStart?(key: string, queuedMs: number): void;
-  /**
-   * A run finished.
-   *
-   * @param key the key
-   * @param ok whether the run succeeded
-   * @param durationMs how long the run took
-   * @param error the exception thrown by `process`, if it threw
-   */
-  onDone?(key: string, ok: boolean, durationMs: number, error?: unknown): void;
-  /**
-   * A retry was scheduled after a failed run.
-   *
-   * @param key the key
-   * @param delayMs the delay returned by `errorBackoff`
-   */
-  onRetry?(key: string, delayMs: number): void;
-}
-
-/** Options for {@linkcode WorkQueue}. */
-export interface WorkQueueOptions {
-  /** The most runs of `process` in progress at once: an integer ≥ 1, or `Infinity`. */
-  concurrency: number;
-  /**
-   * Reconciles one key. It is never called twice at once for the same key. A thrown exception or
-   * a rejected promise counts as `{ ok: false }`. `signal` is aborted when
-   * {@linkcode WorkQueue.shutdown} gives up waiting for the run.
-   */
-  process: (key: string, signal: AbortSignal) => Promise<WorkResult>;
-  /**
-   * How many milliseconds to wait before retrying a failed run. The runner passes
-   * `KeyedBackoff.next`. `Infinity` (or any value that is not a number) means give up: no retry
-   * is scheduled until the next add. Negative values count as 0.
-   */
-  errorBackoff: (key: string) => number;
-  /** Called after a successful run, to reset the key's backoff. */
-  resetBackoff: (key: string) => void;
-  /**
-   * Called by {@linkcode WorkQueue.forget} to drop the key's backoff state for good. Defaults to
-   * `resetBackoff`.
-   */
-  forgetBackoff?: (key: string) => void;
-  /** The clock in milliseconds. Defaults to `performance.now()`. */
-  now?: () => number;
-  /** Hooks for metrics. */
-  observer?: WorkQueueObserver;
-}
-
-/** Options for {@linkcode WorkQueue.shutdown}. */
-export interface WorkQueueShutdownOptions {
-  /**
-   * How long to wait for in-flight runs, in milliseconds. When the wait runs out, their signals
-   * are aborted. The default is 30 000. Pass `Infinity` to wait as long as it takes, or `0` to
-   * abort at once.
-   */
-  drainTimeoutMs?: number;
-}
-
-/** The result of {@linkcode WorkQueue.shutdown}. */
-export interface WorkQueueShutdownResult {
-  /** `true` if every in-flight run finished within the drain timeout. */
-  drained: boolean;
-}
+import { ReadyQueue } from "./ready_queue.ts";
+import { TimerHeap } from "./timer_heap.ts";
+import type {
+  WorkQueueObserver,
+  WorkQueueOptions,
+  WorkQueueShutdownOptions,
+  WorkQueueShutdownResult,
+  WorkResult,
+} from "./work_queue_options.ts";
 
 /** The longest delay `setTimeout` accepts (2³¹ − 1 ms, about 24.8 days). */
 const MAX_TIMER_DELAY_MS = 2_147_483_647;
@@ -136,13 +51,6 @@ interface KeyState {
   timerSeq: number;
   /** When the key's timer is due (meaningful when `timerSeq` is not 0). */
   timerDue: number;
-}
-
-/** An entry of the timer heap. It is stale once its key's `timerSeq` no longer matches `seq`. */
-interface TimerEntry {
-  due: number;
-  seq: number;
-  key: string;
 }
 
 /** A run in progress. */
@@ -180,11 +88,12 @@ export class WorkQueue {
 
   readonly #keys: Map<string, KeyState> = new Map();
 
-  // Ready queue: two parallel arrays used as a FIFO. Entries whose ticket no longer matches the
-  // key's state are stale (the key was forgotten) and are skipped.
-  #readyKeys: string[] = [];
-  #readyTickets: number[] = [];
-  #readyHead = 0;
+  // Ready queue: a FIFO. Entries whose ticket no longer matches the key's state are stale (the
+  // key was forgotten) and are skipped.
+  readonly #ready = new ReadyQueue((key, ticket) => {
+    const state = this.#keys.get(key);
+    return state !== undefined && state.ticket === ticket;
+  });
   #ticketSeq = 0;
   #depth = 0;
 
@@ -192,7 +101,7 @@ export class WorkQueue {
   #pumping = false;
 
   // Timers: a binary min-heap on `due`, with lazy deletion, served by one `setTimeout`.
-  #heap: TimerEntry[] = [];
+  #heap = new TimerHeap((entry) => this.#keys.get(entry.key)?.timerSeq === entry.seq);
   #timerSeq = 0;
   #pendingTimers = 0;
   #timerId: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -346,11 +255,11 @@ export class WorkQueue {
     // Cancel every timer.
     if (this.#timerId !== undefined) clearTimeout(this.#timerId);
     this.#timerId = undefined;
-    for (const entry of this.#heap) {
+    for (const entry of this.#heap.entries()) {
       const state = this.#keys.get(entry.key);
       if (state !== undefined && state.timerSeq === entry.seq) state.timerSeq = 0;
     }
-    this.#heap = [];
+    this.#heap.clear();
     this.#pendingTimers = 0;
     // Drop the ready queue and the dirty marks.
     for (const [key, state] of this.#keys) {
@@ -358,9 +267,7 @@ export class WorkQueue {
       state.dirty = false;
       this.#release(key, state);
     }
-    this.#readyKeys = [];
-    this.#readyTickets = [];
-    this.#readyHead = 0;
+    this.#ready.clear();
     this.#depth = 0;
     this.#shutdown = this.#drain(drainTimeoutMs);
     this.#checkIdle();
@@ -423,38 +330,8 @@ export class WorkQueue {
   #pushReady(key: string, state: KeyState): void {
     state.ticket = ++this.#ticketSeq;
     state.dueSince = this.#now();
-    this.#readyKeys.push(key);
-    this.#readyTickets.push(state.ticket);
+    this.#ready.push(key, state.ticket);
     this.#depth++;
-  }
-
-  /** Removes the next live entry from the ready queue, or returns `undefined`. */
-  #popReady(): string | undefined {
-    while (this.#readyHead < this.#readyKeys.length) {
-      const i = this.#readyHead++;
-      const key = this.#readyKeys[i]!;
-      const ticket = this.#readyTickets[i]!;
-      const state = this.#keys.get(key);
-      if (state !== undefined && state.ticket === ticket) {
-        this.#compactReady();
-        return key;
-      }
-    }
-    this.#compactReady();
-    return undefined;
-  }
-
-  #compactReady(): void {
-    const head = this.#readyHead;
-    if (head === this.#readyKeys.length) {
-      this.#readyKeys = [];
-      this.#readyTickets = [];
-      this.#readyHead = 0;
-    } else if (head >= 1024 && head * 2 >= this.#readyKeys.length) {
-      this.#readyKeys = this.#readyKeys.slice(head);
-      this.#readyTickets = this.#readyTickets.slice(head);
-      this.#readyHead = 0;
-    }
   }
 
   /** Starts runs while there is capacity and work. */
@@ -463,7 +340,7 @@ export class WorkQueue {
     this.#pumping = true;
     try {
       while (this.#shutdown === undefined && this.#runs.size < this.#concurrency) {
-        const key = this.#popReady();
+        const key = this.#ready.pop();
         if (key === undefined) break;
         this.#start(key, this.#keys.get(key)!);
       }
@@ -591,15 +468,14 @@ export class WorkQueue {
     }
     state.timerSeq = ++this.#timerSeq;
     state.timerDue = due;
-    this.#heapPush({ due, seq: state.timerSeq, key });
-    if (this.#heap.length > 64 && this.#heap.length > 2 * this.#pendingTimers) this.#heapRebuild();
+    this.#heap.push({ due, seq: state.timerSeq, key });
+    if (this.#heap.length > 64 && this.#heap.length > 2 * this.#pendingTimers) this.#heap.rebuild();
     this.#rearm();
   }
 
   /** Points the single `setTimeout` at the earliest live timer, or clears it. */
   #rearm(): void {
-    this.#dropStaleTop();
-    const top = this.#heap[0];
+    const top = this.#heap.peek();
     if (top === undefined) {
       if (this.#timerId !== undefined) clearTimeout(this.#timerId);
       this.#timerId = undefined;
@@ -618,10 +494,9 @@ export class WorkQueue {
     // Everything due by the time the timer was armed for fires, even if the clock lags a little.
     const limit = Math.max(this.#now(), this.#armedFor);
     for (;;) {
-      this.#dropStaleTop();
-      const top = this.#heap[0];
+      const top = this.#heap.peek();
       if (top === undefined || top.due > limit) break;
-      this.#heapPop();
+      this.#heap.pop();
       const state = this.#keys.get(top.key)!;
       state.timerSeq = 0;
       this.#pendingTimers--;
@@ -630,49 +505,6 @@ export class WorkQueue {
     }
     this.#rearm();
     this.#pump();
-  }
-
-  #isLive(entry: TimerEntry): boolean {
-    return this.#keys.get(entry.key)?.timerSeq === entry.seq;
-  }
-
-  #dropStaleTop(): void {
-    while (this.#heap.length > 0 && !this.#isLive(this.#heap[0]!)) this.#heapPop();
-  }
-
-  #heapRebuild(): void {
-    const live = this.#heap.filter((entry) => this.#isLive(entry));
-    live.sort((a, b) => a.due - b.due || a.seq - b.seq);
-    this.#heap = live;
-  }
-
-  #heapPush(entry: TimerEntry): void {
-    const heap = this.#heap;
-    let i = heap.push(entry) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(entry, heap[parent]!)) break;
-      heap[i] = heap[parent]!;
-      i = parent;
-    }
-    heap[i] = entry;
-  }
-
-  #heapPop(): void {
-    const heap = this.#heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      if (left >= heap.length) break;
-      const right = left + 1;
-      const child = right < heap.length && before(heap[right]!, heap[left]!) ? right : left;
-      if (!before(heap[child]!, last)) break;
-      heap[i] = heap[child]!;
-      i = child;
-    }
-    heap[i] = last;
   }
 
   // ── hooks ───────────────────────────────────────────────────────────────────────────────────
@@ -698,9 +530,4 @@ export class WorkQueue {
       reportError(error);
     }
   }
-}
-
-/** Heap order: earlier due first, then earlier scheduling. */
-function before(a: TimerEntry, b: TimerEntry): boolean {
-  return a.due < b.due || (a.due === b.due && a.seq < b.seq);
 }

@@ -1,10 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  WorkQueue,
-  type WorkQueueObserver,
-  type WorkQueueOptions,
-  type WorkResult,
-} from "./work_queue.ts";
+import { WorkQueue } from "./work_queue.ts";
+import type { WorkQueueObserver, WorkQueueOptions, WorkResult } from "./work_queue_options.ts";
+import { sleep } from "../client/_util.ts";
 
 // ── helpers ───────────────────────────────────────────────────────────────────────────────────
 
@@ -22,10 +19,6 @@ function deferred<T = void>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Polls `predicate` every millisecond until it holds, failing after `timeoutMs`. */

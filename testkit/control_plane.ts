@@ -13,6 +13,7 @@
  */
 import { dump as toYaml, load as fromYaml } from "js-yaml";
 import type { ClientConfig } from "../client/client_config.ts";
+import { sleep } from "../client/_util.ts";
 import { type ControlPlaneBinaries, findControlPlaneBinaries } from "./binaries.ts";
 import {
   type CertificatePair,
@@ -231,8 +232,6 @@ function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function logTail(proc: ManagedProcess, lines = 15): Promise<string> {
   try {

@@ -9,6 +9,7 @@ import type { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { groupOf, type KubernetesObject, type ResourceType } from "../client/resource_type.ts";
 import { k8s } from "../config/resource_types.ts";
+import { sleep } from "../client/_util.ts";
 
 /**
  * A CRD for a resource type, with the status subresource and a schema that keeps any `spec` and
@@ -110,7 +111,7 @@ export async function installCustomResourceDefinitions(
       if (Date.now() > deadline) {
         throw new Error(`Cannot install CRD "${name}": not established after ${timeoutMs} ms`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   }
 }

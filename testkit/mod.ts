@@ -37,18 +37,15 @@ export {
   findControlPlaneBinaries,
   KUBERNETES_VERSION,
 } from "./binaries.ts";
+export { TestKit } from "./test_kit.ts";
+export { TEST_NAMESPACE_LABEL, type TestKitOptions } from "./kit_lifecycle.ts";
+export { ResourceAssertionError, type ResourceRef, type WaitOptions } from "./assertions.ts";
 export {
   type BusyParent,
   type ParentFailures,
   ReconcileFailedError,
   ReconcileTimeoutError,
-  ResourceAssertionError,
-  type ResourceRef,
-  TEST_NAMESPACE_LABEL,
-  TestKit,
-  type TestKitOptions,
-  type WaitOptions,
-} from "./test_kit.ts";
+} from "./sync_tracker.ts";
 export {
   type InstallCrdsOptions,
   installCustomResourceDefinitions,
@@ -59,17 +56,21 @@ export {
   FaultProxyError,
   type FaultProxyOptions,
   type ProxyConnectionCounts,
-  type ReleaseOptions,
   type StallOptions,
   startFaultProxy,
+} from "./fault_proxy.ts";
+export {
+  type ReleaseOptions,
   startWatchFaultServer,
   type WatchFault,
   WatchFaultServer,
   type WatchFaultServerOptions,
   type WatchFilter,
-} from "./proxy.ts";
+} from "./watch_fault_server.ts";
+export { parsePrometheusText, type PrometheusSample } from "./prometheus_text.ts";
 export {
   createObjects,
   deployServiceAccount,
   type ServiceAccountAccess,
 } from "./service_account.ts";
+export { syncRequest, type SyncRequestOptions } from "../handler/handler.ts";

@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "./crds.ts";
 import { type ControlPlane, testControlPlane } from "./control_plane.ts";
-import {
-  ReconcileFailedError,
-  ReconcileTimeoutError,
-  ResourceAssertionError,
-  TEST_NAMESPACE_LABEL,
-  TestKit,
-} from "./test_kit.ts";
+import { ResourceAssertionError } from "./assertions.ts";
+import { TEST_NAMESPACE_LABEL } from "./kit_lifecycle.ts";
+import { ReconcileFailedError, ReconcileTimeoutError } from "./sync_tracker.ts";
+import { TestKit } from "./test_kit.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
+import { controllerOf } from "../runner/run_operator.ts";
 
 const KitParent = resourceType({
   apiVersion: "kit.roperator.dev/v1",
@@ -256,7 +254,7 @@ Deno.test("dispose removes the namespace, the parents and the finalizers, and st
 
   await kit.dispose();
   await kit.dispose(); // twice is fine
-  assert.ok(kit.operator.controller.queue.isShuttingDown);
+  assert.ok(controllerOf(kit.operator).queue.isShuttingDown);
   await assert.rejects(kit.reconcile(), /Cannot reconcile: the test kit is disposed/);
 
   const ns = await new ResourceClient(admin, k8s.core.v1.Namespace).find(namespace);

@@ -10,7 +10,7 @@ import { type KubernetesObject, resourceType } from "../client/resource_type.ts"
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
-import { type OperatorHandle, startOperator } from "../runner/run_operator.ts";
+import { controllerOf, type OperatorHandle, startOperator } from "../runner/run_operator.ts";
 import { createNamespace, eventually } from "./helpers.ts";
 
 const Parent = resourceType({
@@ -56,7 +56,7 @@ async function withOperator(
   });
   const op = await startOperator(config, handler, { clientConfig: cp.clientConfig });
   const failures = new Map<string, number>();
-  op.controller.onSync((event) => {
+  op.onSync((event) => {
     if (event.state === "failed") {
       failures.set(event.parent, (failures.get(event.parent) ?? 0) + 1);
     }
@@ -147,10 +147,10 @@ Deno.test("objects that merely carry the tracking label are never cached", async
     await parents.create({ metadata: { name: "after" }, spec: { value: "x" } });
     await eventually(
       "the operator's own child in its cache",
-      () => Promise.resolve(op.controller.informers[1]!.get("after-child", ns) !== undefined),
+      () => Promise.resolve(controllerOf(op).informers[1]!.get("after-child", ns) !== undefined),
     );
     assert.equal(gauge(op, "roperator_cached_objects", type), objectsBefore + 1);
-    const child = op.controller.informers[1]!.get("after-child", ns)!;
+    const child = controllerOf(op).informers[1]!.get("after-child", ns)!;
     const bytes = gauge(op, "roperator_cached_bytes", type) - bytesBefore;
     assert.ok(
       bytes < 2 * JSON.stringify(child).length,

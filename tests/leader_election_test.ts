@@ -15,7 +15,7 @@ import { k8s } from "../config/resource_types.ts";
 import { type LeaderElectionInit, operatorConfig } from "../config/operator_config.ts";
 import { rbacFor } from "../deploy/rbac.ts";
 import { permissionFlags } from "../deploy/permissions.ts";
-import { parsePrometheusText } from "../runner/metrics.ts";
+import { parsePrometheusText } from "../testkit/prometheus_text.ts";
 import { startOperator } from "../runner/run_operator.ts";
 import { LeaderParent } from "./leader_election_operator.ts";
 

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createNamespace, eventually } from "./helpers.ts";
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
-import { startFaultProxy } from "../testkit/proxy.ts";
+import { startFaultProxy } from "../testkit/fault_proxy.ts";
 import { deployServiceAccount } from "../testkit/service_account.ts";
 import type { ClientConfig } from "../client/client_config.ts";
 import { KubeClient } from "../client/kube_client.ts";
@@ -14,8 +14,8 @@ import { type KubernetesObject, resourceType } from "../client/resource_type.ts"
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import { rbacFor } from "../deploy/rbac.ts";
-import { InformerSyncError } from "../runner/informer.ts";
-import { startOperator } from "../runner/run_operator.ts";
+import { InformerSyncError } from "../runner/informer_errors.ts";
+import { controllerOf, startOperator } from "../runner/run_operator.ts";
 
 const Parent = resourceType({
   apiVersion: "test.roperator.dev/v1",
@@ -129,7 +129,7 @@ Deno.test("an operator whose watch of a child type is refused: /ready turns 503 
       return answer.status === 503 && answer;
     });
     assert.match(answer.body, /ready-test: v1\/ConfigMap: watch failing for \d+ s: .*403/);
-    assert.equal(op.controller.synced, true, "the first lists completed");
+    assert.equal(controllerOf(op).synced, true, "the first lists completed");
   } finally {
     await op.stop();
   }

@@ -11,9 +11,9 @@ import { type KubernetesObject, resourceType } from "../client/resource_type.ts"
 import { k8s } from "../config/resource_types.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
-import { LAST_APPLIED_ANNOTATION } from "../runner/informer.ts";
-import { parsePrometheusText } from "../runner/metrics.ts";
-import { startOperator, startOperators } from "../runner/run_operator.ts";
+import { LAST_APPLIED_ANNOTATION } from "../runner/cache_object.ts";
+import { parsePrometheusText } from "../testkit/prometheus_text.ts";
+import { controllerOf, startOperator, startOperators } from "../runner/run_operator.ts";
 
 const Parent = resourceType({
   apiVersion: "test.roperator.dev/v1",
@@ -96,8 +96,8 @@ Deno.test("two operators in one process share one client and server, and split p
     const [a, b] = group.operators;
     // One parent informer each (different selectors), and one ConfigMap informer each: a child
     // informer caches only its operator's own children (selected by the operator's name).
-    assert.notEqual(a!.controller.informers[0], b!.controller.informers[0]);
-    assert.notEqual(a!.controller.informers[1], b!.controller.informers[1]);
+    assert.notEqual(controllerOf(a!).informers[0], controllerOf(b!).informers[0]);
+    assert.notEqual(controllerOf(a!).informers[1], controllerOf(b!).informers[1]);
 
     const labelled: Array<[string, string]> = [["a1", "a"], ["a2", "a"], ["b1", "b"], ["c1", "c"]];
     for (const [name, label] of labelled) {
@@ -191,7 +191,7 @@ Deno.test("caches drop managedFields and last-applied, apply a user transform an
   try {
     await op.ready;
     await eventually("the sync", async () => (await parents.get("big")).status?.syncedBy);
-    const informer = op.controller.informers[0]!;
+    const informer = controllerOf(op).informers[0]!;
     await eventually("the status in the cache", () =>
       Promise.resolve(
         (informer.get("big", ns) as ParentObject | undefined)?.status?.syncedBy === "lean",
@@ -211,7 +211,7 @@ Deno.test("caches drop managedFields and last-applied, apply a user transform an
     const expected = informer.list().reduce((sum, o) => sum + JSON.stringify(o).length, 0);
     assert.equal(parentBytes, expected);
     assert.ok(parentBytes > 100 && parentBytes < 5_000, `${parentBytes} bytes cached`);
-    const childInformer = op.controller.informers[1]!;
+    const childInformer = controllerOf(op).informers[1]!;
     assert.equal(
       bytes("v1/ConfigMap"),
       childInformer.list().reduce((sum, o) => sum + JSON.stringify(o).length, 0),

@@ -1,6 +1,6 @@
 /**
  * The soak test: `deno task soak [--minutes 20]` runs the fault operator
- * (`tests/fault/fault_operator.ts`) in a subprocess against a private control plane, creates its
+ * (`tools/fault/fault_operator.ts`) in a subprocess against a private control plane, creates its
  * population of parents, then churns them at a steady rate (create, edit, delete, the population
  * staying near its size) for the given time, and reports the operator
  * process's resident set size (its own `Deno.memoryUsage().rss`) over time. It fails when the RSS
@@ -18,12 +18,13 @@ import { parseArgs } from "node:util";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { k8s } from "../config/resource_types.ts";
-import { permissionFlags } from "../deploy/permissions.ts";
-import { parsePrometheusText } from "../runner/metrics.ts";
+import { parsePrometheusText } from "../testkit/prometheus_text.ts";
 import { startControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
-import { checkConvergence, isTransient } from "../tests/fault/fault_kit.ts";
-import { FaultParent, type MemorySample } from "../tests/fault/fault_operator.ts";
+import { type OperatorProcess, startOperatorProcess } from "../testkit/operator_process.ts";
+import { checkConvergence } from "./fault/convergence.ts";
+import { isTransient } from "./fault/retrying.ts";
+import { FaultParent, type MemorySample } from "./fault/fault_operator.ts";
 
 /** Options of {@linkcode runSoak}. */
 export interface SoakOptions {
@@ -91,9 +92,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const cp = await startControlPlane();
   log(`control plane ready in ${cp.startupMs} ms`);
   const admin = new KubeClient(cp.clientConfig);
-  let operator: Deno.ChildProcess | undefined;
-  let stdoutDone: Promise<void> | undefined;
-  let stderrDone: Promise<void> | undefined;
+  let operator: OperatorProcess | undefined;
   try {
     await installCustomResourceDefinitions(admin, [testCustomResourceDefinition(FaultParent)]);
     const ns = "soak";
@@ -104,13 +103,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const port = probe.addr.port;
     probe.close();
-    const main = new URL("../tests/fault/fault_operator.ts", import.meta.url).pathname;
-    operator = new Deno.Command(Deno.execPath(), {
+    let warnings = 0;
+    operator = startOperatorProcess({
+      main: new URL("./fault/fault_operator.ts", import.meta.url),
       args: [
-        "run",
-        "--no-prompt",
-        ...permissionFlags({ kubeconfigPaths: [cp.kubeconfigPath] }),
-        main,
         "--memory-every-ms",
         String(Math.round(options.sampleSeconds * 1000)),
         "--",
@@ -125,34 +121,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         "--log-level",
         "warning",
       ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let partial = "";
-    stdoutDone = operator.stdout.pipeThrough(new TextDecoderStream()).pipeTo(
-      new WritableStream({
-        write(chunk) {
-          partial += chunk;
-          const lines = partial.split("\n");
-          partial = lines.pop() ?? "";
-          for (const line of lines) {
-            if (line.startsWith("{")) samples.push(JSON.parse(line) as MemorySample);
-          }
-        },
-      }),
-    );
-    let warnings = 0;
-    stderrDone = operator.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-      new WritableStream({
-        write(chunk) {
-          for (const line of chunk.split("\n")) {
-            if (!line.trim()) continue;
-            if (++warnings <= 5) log(`operator: ${line.slice(0, 300)}`);
-          }
-        },
-      }),
-    );
+      kubeconfigPaths: [cp.kubeconfigPath],
+      onStdoutLine(line) {
+        if (line.startsWith("{")) samples.push(JSON.parse(line) as MemorySample);
+      },
+      onStderr(chunk) {
+        for (const line of chunk.split("\n")) {
+          if (!line.trim()) continue;
+          if (++warnings <= 5) log(`operator: ${line.slice(0, 300)}`);
+        }
+      },
+    });
 
     // The population first, so that the run measures churn at a steady size, not growth.
     const live: string[] = [];
@@ -247,11 +226,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     );
     const staleSeries = [...named].filter((parent) => !existing.has(parent)).length;
 
-    operator.kill("SIGTERM");
-    const status = await operator.status;
+    const running = operator;
     operator = undefined;
-    await stdoutDone;
-    await stderrDone;
+    const { status } = await running.terminate("SIGTERM");
 
     const during = samples.filter((s) => s.t >= started && s.t <= started + seconds * 1000);
     const warmupEnd = started + options.warmupMinutes * 60_000;
@@ -280,14 +257,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       passed,
     };
   } finally {
-    if (operator) {
-      try {
-        operator.kill("SIGKILL");
-      } catch { /* exited */ }
-      await operator.status;
-      await stdoutDone?.catch(() => {});
-      await stderrDone?.catch(() => {});
-    }
+    await operator?.terminate("SIGKILL").catch(() => {});
     admin.close();
     await cp.stop();
   }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { parsePrometheusText } from "../../mod.ts";
+import { parsePrometheusText } from "../../testkit/mod.ts";
 
 /** The verbs that change state. */
 export const WRITE_VERBS: readonly string[] = [

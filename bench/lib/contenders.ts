@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { parsePrometheusText, permissionFlags } from "../../mod.ts";
+import { permissionFlags } from "../../deploy/mod.ts";
+import { parsePrometheusText } from "../../testkit/mod.ts";
 import type { FloorMode } from "../floor.ts";
 import { type BenchProcess, freePort, logTail, spawnProcess } from "./processes.ts";
 

@@ -6,14 +6,9 @@
  *
  * @module
  */
-import {
-  Informer,
-  k8s,
-  type KubeClient,
-  type KubernetesObject,
-  ResourceClient,
-  type ResourceType,
-} from "../../mod.ts";
+import { k8s, type KubernetesObject, type ResourceType } from "../../mod.ts";
+import { type KubeClient, ResourceClient } from "../../client/mod.ts";
+import { Informer } from "../../runner/informer.ts";
 import {
   type BenchParent,
   BenchParentType,

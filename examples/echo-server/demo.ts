@@ -11,14 +11,8 @@
  */
 import { parseArgs } from "node:util";
 import { load as parseYaml } from "js-yaml";
-import {
-  type ClientConfig,
-  k8s,
-  KubeClient,
-  type KubernetesObject,
-  ResourceClient,
-  startOperator,
-} from "@roperator/core";
+import { type ClientConfig, k8s, type KubernetesObject, startOperator } from "@roperator/core";
+import { KubeClient, ResourceClient } from "@roperator/core/client";
 import { installCustomResourceDefinitions, startControlPlane } from "@roperator/core/testkit";
 import { config, type EchoServer, EchoServerType, sync } from "./operator.ts";
 

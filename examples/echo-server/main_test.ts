@@ -4,15 +4,9 @@
 // that removing a rule fails with a clear 403, and that SIGTERM ends the process cleanly.
 import assert from "node:assert/strict";
 import { load as parseYaml } from "js-yaml";
-import {
-  k8s,
-  KubeClient,
-  type KubernetesObject,
-  operatorConfig,
-  permissionFlags,
-  rbacFor,
-  ResourceClient,
-} from "@roperator/core";
+import { k8s, type KubernetesObject, operatorConfig } from "@roperator/core";
+import { KubeClient, ResourceClient } from "@roperator/core/client";
+import { permissionFlags, rbacFor } from "@roperator/core/deploy";
 import {
   type ControlPlane,
   deployServiceAccount,

@@ -11,12 +11,12 @@ import {
   type OperatorConfig,
   operatorConfig,
   type OperatorConfigInit,
-  type Pod,
   type ResourceType,
   resourceType,
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
+import { type Pod } from "@roperator/core/k8s";
 
 /** An EchoServer object. */
 export interface EchoServer extends KubernetesObject {

@@ -9,7 +9,6 @@
  */
 import {
   type Condition,
-  type Deployment,
   k8s,
   type KubernetesObject,
   mergeConditions,
@@ -21,6 +20,7 @@ import {
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
+import { type Deployment } from "@roperator/core/k8s";
 
 /** A WebApp object. */
 export interface WebApp extends KubernetesObject {

@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { ResourceClient } from "../../client/resource_client.ts";
 import { k8s } from "../../config/resource_types.ts";
-import { startOperator } from "../../runner/run_operator.ts";
-import { parsePrometheusText } from "../../runner/metrics.ts";
-import { startFaultProxy } from "../../testkit/proxy.ts";
+import { controllerOf, startOperator } from "../../runner/run_operator.ts";
+import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
+import { startFaultProxy } from "../../testkit/fault_proxy.ts";
 import {
   checkConvergence,
   createRetrying,
@@ -117,7 +117,7 @@ Deno.test(
       const failedSyncs = metricSum(samples, "roperator_syncs_total", { result: "error" });
       assert.equal(rejections.count - rejectionsBefore, 0, rejections.describe());
       // The operator never stopped: every informer restarted its watch, and a new parent converges.
-      assert.ok(op.controller.informers.every((i) => i.restarts >= 1));
+      assert.ok(controllerOf(op).informers.every((i) => i.restarts >= 1));
       await createRetrying(parents, { metadata: { name: "after" }, spec: { value: "after" } });
       await suite.eventually("a parent created after the faults to converge", async () => {
         const cm = await new ResourceClient(admin, k8s.core.v1.ConfigMap, ns).find("after-c0");

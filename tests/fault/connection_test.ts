@@ -7,9 +7,10 @@ import { KubeClient } from "../../client/kube_client.ts";
 import { NetworkError } from "../../client/errors.ts";
 import { ResourceClient } from "../../client/resource_client.ts";
 import { k8s } from "../../config/resource_types.ts";
-import { OperatorFatalError, startOperator } from "../../runner/run_operator.ts";
+import { controllerOf, OperatorFatalError, startOperator } from "../../runner/run_operator.ts";
 import { createCertificateAuthority, issueCertificate } from "../../testkit/certs.ts";
-import { startFaultProxy, startWatchFaultServer } from "../../testkit/proxy.ts";
+import { startFaultProxy } from "../../testkit/fault_proxy.ts";
+import { startWatchFaultServer } from "../../testkit/watch_fault_server.ts";
 import {
   checkConvergence,
   type Convergence,
@@ -192,7 +193,7 @@ Deno.test(
       const result = await converged(ns);
       run.objectsLost = result.lost;
       assert.equal(rejections.count - rejectionsBefore, 0, rejections.describe());
-      assert.ok(op.controller.synced, "the operator still runs");
+      assert.ok(controllerOf(op).synced, "the operator still runs");
       const reported = suite.logs.summary(logsBefore);
       console.log(`what the operator reported:\n${reported}`);
       for (const pattern of [/ended inside a line/, /unknown event type/, /not JSON/]) {
@@ -224,7 +225,7 @@ Deno.test(
     const key = `${ns}/x`;
     try {
       await op.ready;
-      const children = op.controller.informers.find((i) => i.typeName === "v1/ConfigMap")!;
+      const children = controllerOf(op).informers.find((i) => i.typeName === "v1/ConfigMap")!;
       const cached = () =>
         (children.get("x-c0", ns) as { data?: Record<string, string> } | undefined)?.data?.value;
       await parents.create({ metadata: { name: "x" }, spec: { value: "v1" } });

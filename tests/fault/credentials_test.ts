@@ -9,9 +9,9 @@ import type { ClientConfig } from "../../client/client_config.ts";
 import { k8s } from "../../config/resource_types.ts";
 import { rbacFor } from "../../deploy/rbac.ts";
 import type { SyncRequest, SyncResponse } from "../../handler/handler.ts";
-import { parsePrometheusText } from "../../runner/metrics.ts";
-import { startOperator } from "../../runner/run_operator.ts";
-import { startFaultProxy } from "../../testkit/proxy.ts";
+import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
+import { controllerOf, startOperator } from "../../runner/run_operator.ts";
+import { startFaultProxy } from "../../testkit/fault_proxy.ts";
 import {
   checkConvergence,
   createObjects,
@@ -187,7 +187,7 @@ Deno.test(
         paused = true;
         await sleep(300);
         await suite.eventually("the operator to be idle", () => {
-          const { queue } = op.controller;
+          const { queue } = controllerOf(op);
           return queue.running === 0 && queue.depth === 0;
         });
         proxy.cut();

@@ -1,25 +1,24 @@
 /**
- * Shared set-up of the fault suite: the parent type and its handler, a LogTape memory sink that
- * keeps every debug line (to show on a timeout and to prove that no secret is ever logged), an
- * unhandled-rejection counter, and checks that every desired child exists exactly once and
- * complete.
+ * Shared set-up of the fault suite: a LogTape memory sink that keeps every debug line (to show on
+ * a timeout and to prove that no secret is ever logged), an unhandled-rejection counter, the
+ * suite's control plane and namespaces, and metric helpers. It re-exports what the suite shares
+ * with `tools/soak.ts` from `tools/fault/`: the fault operator (its parent type and handler),
+ * the check that every desired child exists exactly once and complete, and the retrying of
+ * requests under faults.
  *
  * @module
  */
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { ApiError, NetworkError } from "../../client/errors.ts";
 import { KubeClient } from "../../client/kube_client.ts";
+import { sleep } from "../../client/_util.ts";
 import { ResourceClient } from "../../client/resource_client.ts";
-import type { KubernetesObject } from "../../client/resource_type.ts";
 import { k8s } from "../../config/resource_types.ts";
 import {
-  DEFAULT_OWNERSHIP_LABEL,
-  DEFAULT_TRACKING_LABEL,
   type OperatorConfig,
   operatorConfig,
   type OperatorConfigInit,
 } from "../../config/operator_config.ts";
-import { parsePrometheusText, type PrometheusSample } from "../../runner/metrics.ts";
+import { parsePrometheusText, type PrometheusSample } from "../../testkit/prometheus_text.ts";
 import {
   type ControlPlane,
   type ControlPlaneOptions,
@@ -39,8 +38,11 @@ import {
   type FaultSpec,
   type FaultStatus,
   OPERATOR_NAME,
-} from "./fault_operator.ts";
+} from "../../tools/fault/fault_operator.ts";
+import { createRetrying } from "../../tools/fault/retrying.ts";
 
+export { checkConvergence, type Convergence } from "../../tools/fault/convergence.ts";
+export { createRetrying, isTransient, retrying } from "../../tools/fault/retrying.ts";
 export {
   desiredChildren,
   faultHandler,
@@ -330,7 +332,7 @@ export async function openSuite(options: OpenSuiteOptions = {}): Promise<FaultSu
           `Timed out after ${timeoutMs} ms waiting for ${what}; the last runtime logs:\n${logs.recent()}`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   };
   return {
@@ -364,152 +366,6 @@ export async function openSuite(options: OpenSuiteOptions = {}): Promise<FaultSu
       }
     },
   };
-}
-
-/**
- * Creates an object, retrying while the API server is unreachable or answers 5xx; an object
- * that exists already (an earlier attempt went through) counts as created.
- *
- * @param client the resource client
- * @param object the object
- * @param timeoutMs how long to keep trying (default 120 000 ms)
- * @returns the object as stored
- */
-export async function createRetrying<T extends KubernetesObject>(
-  client: ResourceClient<T>,
-  object: T,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    try {
-      return await client.create(object);
-    } catch (error) {
-      if (error instanceof ApiError && error.isAlreadyExists) {
-        return await client.get(object.metadata!.name!);
-      }
-      if (!isTransient(error) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-}
-
-/**
- * Whether an error of a request may go away on its own: the server unreachable, a 5xx or 429, or
- * a response body cut off (which `KubeClient.request` reports as a bare `TypeError`).
- *
- * @param error the error
- * @returns whether to retry
- */
-export function isTransient(error: unknown): boolean {
-  return error instanceof NetworkError ||
-    (error instanceof ApiError && (error.status >= 500 || error.status === 429)) ||
-    (error instanceof TypeError && /body|connection/i.test(error.message));
-}
-
-/**
- * Runs `fn`, retrying while the API server is unreachable or answers 5xx.
- *
- * @param fn the call
- * @param timeoutMs how long to keep trying (default 120 000 ms)
- * @returns its result
- */
-export async function retrying<T>(fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (!isTransient(error) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
-}
-
-/** The outcome of {@linkcode checkConvergence}. */
-export interface Convergence {
-  /** Desired children missing, incomplete or duplicated, extra children, and wrong statuses. */
-  lost: number;
-  /** What is wrong, one line each. */
-  problems: string[];
-  /** Children found. */
-  children: number;
-}
-
-function sortedJson(record: Record<string, string>): string {
-  return JSON.stringify(
-    Object.fromEntries(Object.entries(record).sort(([a], [b]) => a < b ? -1 : 1)),
-  );
-}
-
-/**
- * Checks that every parent in the namespace has exactly its desired children, each complete (the
- * tracking and ownership labels, one controller owner reference to the parent, the data), no
- * other child exists, and every status is right for the current generation.
- *
- * @param admin an admin client
- * @param namespace the namespace
- * @param options parents to skip (failing on purpose)
- * @returns what is lost, and why
- */
-export async function checkConvergence(
-  admin: KubeClient,
-  namespace: string,
-  options: { skip?: (parent: FaultParentObject) => boolean } = {},
-): Promise<Convergence> {
-  const parents = (await new ResourceClient(admin, FaultParent, namespace).listAll()).items;
-  const children = (await new ResourceClient(admin, k8s.core.v1.ConfigMap, namespace).listAll({
-    labelSelector: `${DEFAULT_OWNERSHIP_LABEL}=${OPERATOR_NAME}`,
-  })).items;
-  const problems: string[] = [];
-  const byName = new Map<string, KubernetesObject[]>();
-  for (const child of children) {
-    const name = child.metadata!.name!;
-    byName.set(name, [...(byName.get(name) ?? []), child]);
-  }
-  const expected = new Set<string>();
-  for (const parent of parents) {
-    if (options.skip?.(parent)) continue;
-    const uid = parent.metadata!.uid!;
-    for (const want of desiredChildren(parent)) {
-      const name = want.metadata!.name!;
-      expected.add(name);
-      const found = byName.get(name) ?? [];
-      if (found.length !== 1) {
-        problems.push(`${name}: ${found.length} copies`);
-        continue;
-      }
-      const child = found[0]!;
-      const labels = child.metadata?.labels ?? {};
-      const refs = child.metadata?.ownerReferences ?? [];
-      if (labels[DEFAULT_TRACKING_LABEL] !== uid) problems.push(`${name}: no tracking label`);
-      if (labels[DEFAULT_OWNERSHIP_LABEL] !== OPERATOR_NAME) {
-        problems.push(`${name}: no ownership label`);
-      }
-      if (refs.length !== 1 || refs[0]?.uid !== uid || refs[0]?.controller !== true) {
-        problems.push(`${name}: ${refs.length} owner references, not one to its parent`);
-      }
-      const data = (child as { data?: Record<string, string> }).data ?? {};
-      const wanted = (want as { data?: Record<string, string> }).data ?? {};
-      if (sortedJson(data) !== sortedJson(wanted)) {
-        problems.push(`${name}: data ${sortedJson(data)}, not ${sortedJson(wanted)}`);
-      }
-    }
-    const status = parent.status ?? {};
-    if (
-      status.children !== (parent.spec?.children ?? 1) ||
-      status.value !== (parent.spec?.value ?? "") ||
-      status.observedGeneration !== parent.metadata?.generation
-    ) {
-      problems.push(`${parent.metadata!.name}: status ${JSON.stringify(status)}`);
-    }
-  }
-  for (const name of byName.keys()) {
-    const owner = byName.get(name)![0]!.metadata?.ownerReferences?.[0]?.name;
-    const skipped = parents.some((p) => p.metadata?.name === owner && options.skip?.(p));
-    if (!expected.has(name) && !skipped) problems.push(`${name}: not desired by any parent`);
-  }
-  return { lost: problems.length, problems, children: children.length };
 }
 
 /**
@@ -579,14 +435,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/**
- * Waits.
- *
- * @param ms milliseconds
- * @returns a promise
- */
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/** Waits `ms` milliseconds (the shared helper, for the fault tests). */
+export { sleep } from "../../client/_util.ts";
 
 export { createObjects } from "../../testkit/service_account.ts";

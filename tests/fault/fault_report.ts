@@ -6,6 +6,8 @@
  * @module
  */
 
+import { messageOf } from "../../client/_util.ts";
+
 /** One row of the table. */
 export interface FaultResult {
   /** The fault, as a short phrase. */
@@ -77,7 +79,7 @@ export class FaultReport {
           runs: run.runs,
           survived: 0,
           objectsLost: run.objectsLost ?? Number.NaN,
-          note: `FAILED: ${(error instanceof Error ? error.message : String(error)).split("\n")[0]}`
+          note: `FAILED: ${messageOf(error).split("\n")[0]}`
             .slice(0, 120),
         });
         throw error;

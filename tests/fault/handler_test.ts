@@ -7,7 +7,7 @@ import { ResourceClient } from "../../client/resource_client.ts";
 import type { KubernetesObject } from "../../client/resource_type.ts";
 import { k8s } from "../../config/resource_types.ts";
 import type { SyncRequest, SyncResponse } from "../../handler/handler.ts";
-import { parsePrometheusText } from "../../runner/metrics.ts";
+import { parsePrometheusText } from "../../testkit/prometheus_text.ts";
 import { startOperator } from "../../runner/run_operator.ts";
 import {
   checkConvergence,
@@ -88,7 +88,7 @@ Deno.test(
     );
     const createdAt = new Map<string, number>();
     const convergedAt = new Map<string, number>();
-    const off = op.controller.onSync((event) => {
+    const off = op.onSync((event) => {
       const name = event.parent.split("/")[1]!;
       if (event.state === "succeeded" && !convergedAt.has(name)) {
         convergedAt.set(name, performance.now());
@@ -234,7 +234,7 @@ Deno.test(
     );
     const key = `${ns}/vanishing`;
     const ended = Promise.withResolvers<void>();
-    const off = op.controller.onSync((event) => {
+    const off = op.onSync((event) => {
       if (event.parent === key && event.state !== "started") ended.resolve();
     });
     const logsBefore = suite.logs.lines.length;

@@ -8,7 +8,7 @@ import { ResourceClient } from "../../client/resource_client.ts";
 import { k8s } from "../../config/resource_types.ts";
 import { operatorConfig } from "../../config/operator_config.ts";
 import { DEFAULT_OWNERSHIP_LABEL } from "../../config/operator_config.ts";
-import { permissionFlags } from "../../deploy/permissions.ts";
+import { startOperatorProcess } from "../../testkit/operator_process.ts";
 import { rbacFor } from "../../deploy/rbac.ts";
 import {
   checkConvergence,
@@ -18,7 +18,7 @@ import {
   openSuite,
   OPERATOR_NAME,
 } from "./fault_kit.ts";
-import { faultConfigInit } from "./fault_operator.ts";
+import { faultConfigInit } from "../../tools/fault/fault_operator.ts";
 import { FaultReport } from "./fault_report.ts";
 
 const report = new FaultReport("tests/fault/sigterm_test.ts");
@@ -39,15 +39,11 @@ function freePort(): number {
   return port;
 }
 
-/** Runs tests/fault/fault_operator.ts as a compiled binary would run, logging JSON at debug. */
+/** Runs tools/fault/fault_operator.ts as a compiled binary would run, logging JSON at debug. */
 function spawnOperator(kubeconfigPath: string, namespace: string, port: number) {
-  const main = new URL("./fault_operator.ts", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
+  const operator = startOperatorProcess({
+    main: new URL("../../tools/fault/fault_operator.ts", import.meta.url),
     args: [
-      "run",
-      "--no-prompt",
-      ...permissionFlags({ kubeconfigPaths: [kubeconfigPath] }),
-      main,
       "--handler-delay-ms",
       "50",
       "--",
@@ -62,21 +58,14 @@ function spawnOperator(kubeconfigPath: string, namespace: string, port: number) 
       "--log-level",
       "debug",
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let logs = "";
-  const reading = child.stderr.pipeThrough(new TextDecoderStream()).pipeTo(
-    new WritableStream({ write: (chunk) => void (logs += chunk) }),
-  );
-  const out = child.stdout.pipeTo(new WritableStream());
+    kubeconfigPaths: [kubeconfigPath],
+  });
   return {
-    child,
-    logs: () => logs,
+    child: operator.child,
+    logs: operator.logs,
     async ready(): Promise<void> {
       await suite.eventually(
-        `/ready of the operator; its logs:\n${logs.slice(-3000)}`,
+        `/ready of the operator; its logs:\n${operator.logs().slice(-3000)}`,
         async () => {
           const res = await fetch(`http://127.0.0.1:${port}/ready`);
           await res.body?.cancel();
@@ -85,17 +74,7 @@ function spawnOperator(kubeconfigPath: string, namespace: string, port: number) 
       );
     },
     /** Sends SIGTERM and waits for the exit. */
-    async terminate(): Promise<{ status: Deno.CommandStatus; ms: number }> {
-      const started = performance.now();
-      try {
-        child.kill("SIGTERM");
-      } catch { /* exited */ }
-      const status = await child.status;
-      const ms = performance.now() - started;
-      await reading;
-      await out;
-      return { status, ms };
-    },
+    terminate: (): Promise<{ status: Deno.CommandStatus; ms: number }> => operator.terminate(),
   };
 }
 

@@ -3,7 +3,7 @@
  * run in a subprocess by the SIGTERM test and by `tools/soak.ts`:
  *
  * ```sh
- * deno run <permission flags> tests/fault/fault_operator.ts [--handler-delay-ms N] \
+ * deno run <permission flags> tools/fault/fault_operator.ts [--handler-delay-ms N] \
  *   [--memory-every-ms N] -- <operator flags: --kubeconfig, --namespace, --port, ...>
  * ```
  *
@@ -13,6 +13,7 @@
  * @module
  */
 import { type KubernetesObject, resourceType } from "../../client/resource_type.ts";
+import { sleep } from "../../client/_util.ts";
 import type { OperatorConfigInit } from "../../config/operator_config.ts";
 import { k8s } from "../../config/resource_types.ts";
 import type { SyncRequest, SyncResponse } from "../../handler/handler.ts";
@@ -139,7 +140,7 @@ if (import.meta.main) {
   }
   const handler = delayMs
     ? async (request: SyncRequest<FaultParentObject>): Promise<SyncResponse> => {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await sleep(delayMs);
       return faultHandler(request);
     }
     : faultHandler;

@@ -1,0 +1,110 @@
+/**
+ * Writing the parent's status: the handler's status with `observedGeneration`, written only
+ * when it differs from the parent's, read fresh and compared again after a conflict, and a
+ * parent found gone ends the sync quietly ({@linkcode ParentGoneError}).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { ApiError } from "../../client/errors.ts";
+import type { KubernetesObject } from "../../client/resource_type.ts";
+import { ParentGoneError, SyncError } from "../sync_error.ts";
+import { fence, type ReconcileContext, requestSignal, type SyncContext } from "./context.ts";
+
+const logger = getLogger(["roperator", "controller"]);
+
+/**
+ * A deep copy through JSON, as the value would be sent: `undefined` fields are dropped.
+ *
+ * @param value a JSON value
+ * @returns its copy
+ */
+export function normalize<T>(value: T): T {
+  return value === undefined ? value : JSON.parse(JSON.stringify(value));
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
+  }
+  const ak = Object.keys(a as object);
+  const bk = Object.keys(b as object);
+  return ak.length === bk.length &&
+    ak.every((k) =>
+      deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+    );
+}
+
+/**
+ * Writes the parent's status, with `observedGeneration` when it is an object, unless the parent
+ * already has it. On a conflict the parent is read fresh and compared again (5 attempts).
+ *
+ * @param rc the controller's context
+ * @param ctx the sync
+ * @param parent the parent the handler saw
+ * @param status the handler's status
+ * @returns a promise that resolves when the status is as desired
+ * @throws {ParentGoneError} when the parent was deleted meanwhile
+ * @throws {SyncError} when the status cannot be written
+ */
+export async function writeStatus(
+  rc: ReconcileContext,
+  ctx: SyncContext,
+  parent: KubernetesObject,
+  status: unknown,
+): Promise<void> {
+  const key = ctx.key;
+  let desired = normalize(status) as unknown;
+  const generation = parent.metadata?.generation;
+  if (
+    desired && typeof desired === "object" && !Array.isArray(desired) && generation !== undefined
+  ) {
+    desired = { ...desired as Record<string, unknown>, observedGeneration: generation };
+  }
+  let current = parent;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (deepEqual(desired, current.status)) return;
+    fence(rc, ctx);
+    try {
+      const written = await rc.parentClient.replaceStatus(
+        { ...current, status: desired },
+        requestSignal(ctx),
+      );
+      rc.parents.observe(written);
+      rc.metrics.write("status");
+      logger.debug("wrote status of {parent}", { parent: key });
+      return;
+    } catch (error) {
+      if (error instanceof ApiError && error.isNotFound) {
+        // The parent is gone (its deletion is on its way to the cache), unless the status
+        // subresource itself is missing.
+        const now = await rc.parentClient.find(current.metadata!.name!, {
+          ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+          ...requestSignal(ctx),
+        });
+        if (now === undefined || now.metadata?.uid !== parent.metadata?.uid) {
+          throw new ParentGoneError(ctx.key);
+        }
+      }
+      if (!(error instanceof ApiError && error.isConflict)) {
+        throw new SyncError(
+          key,
+          `cannot write status: ${error instanceof Error ? error.message : error}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      // Someone else changed the parent: read it fresh and compare again.
+      current = await rc.parentClient.get(current.metadata!.name!, {
+        ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+        ...requestSignal(ctx),
+      });
+      if (current.metadata?.uid !== parent.metadata?.uid) return;
+    }
+  }
+  throw new SyncError(key, "cannot write status: it kept conflicting with other writers");
+}
