@@ -156,7 +156,7 @@ async function configureLogging(cli: CliOptions, isTerminal: boolean): Promise<v
  * @returns the process exit status
  */
 export async function operatorMain<P extends KubernetesObject = KubernetesObject>(
-  init: OperatorConfigInit,
+  init: OperatorConfigInit<P>,
   handler: Handler<P>,
   options: OperatorMainOptions = {},
 ): Promise<number> {
@@ -166,7 +166,7 @@ export async function operatorMain<P extends KubernetesObject = KubernetesObject
   const isTerminal = options.isTerminal ?? Deno.stderr.isTerminal();
 
   let cli: CliOptions;
-  let config: OperatorConfig;
+  let config: OperatorConfig<P>;
   try {
     cli = parseCliArgs(options.args ?? Deno.args, {
       isTerminal,

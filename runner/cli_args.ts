@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfigInit } from "../config/operator_config.ts";
 
 /** The log levels `--log-level` accepts, lowest first. */
@@ -292,8 +293,11 @@ Exit status: 0 after --help or printing, 1 when the operator fails, 2 on a usage
  * @returns a copy of the configuration with the overrides applied
  * @throws {CliUsageError} for `--port` when the configuration turns the HTTP server off
  */
-export function applyCliOptions(config: OperatorConfigInit, cli: CliOptions): OperatorConfigInit {
-  const result: OperatorConfigInit = { ...config };
+export function applyCliOptions<P extends KubernetesObject>(
+  config: OperatorConfigInit<P>,
+  cli: CliOptions,
+): OperatorConfigInit<P> {
+  const result: OperatorConfigInit<P> = { ...config };
   if (cli.namespace !== undefined) result.namespace = cli.namespace;
   if (cli.port !== undefined) {
     if (config.server === false) {

@@ -3,6 +3,11 @@
 import assert from "node:assert/strict";
 import Type from "typebox";
 import type { SyncRequest } from "../handler/handler.ts";
+import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
+import { k8s } from "../config/resource_types.ts";
+import { runOperator, startOperator } from "../runner/run_operator.ts";
+import { operatorMain } from "../runner/cli.ts";
+import { TestKit } from "../testkit/test_kit.ts";
 import { type ObjectOf, parentSchema, type SpecOf, type StatusOf } from "./parent_schema.ts";
 
 const Greeting = parentSchema({
@@ -94,4 +99,49 @@ Deno.test("a parentSchema() declaration types the handler's parent (see the @ts-
   assert.deepEqual([spec.message, status.phase, partial.replicas, extra], ["hi", "Ready", 1, {
     ready: true,
   }]);
+});
+
+// The operator config carries the parent type: the handler's parent is the config's.
+const Other = parentSchema({
+  apiVersion: "example.roperator.dev/v1",
+  kind: "Other",
+  plural: "others",
+  namespaced: true,
+  spec: Type.Object({ replicas: Type.String() }),
+});
+type Other = ObjectOf<typeof Other>;
+
+const config = operatorConfig({ name: "greeting", parent: Greeting, children: [] });
+const init: OperatorConfigInit<Greeting> = {
+  name: "greeting",
+  parent: Greeting,
+  children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
+};
+
+/** Never called: these calls are for the type checker. */
+async function typeChecksOnly(): Promise<void> {
+  await runOperator(config, ({ parent }) => {
+    const replicas: number = parent.spec.replicas; // no annotation, no cast
+    // @ts-expect-error: the schema declares no `image`
+    parent.spec.image;
+    return { status: { phase: String(replicas) }, children: [] };
+  });
+  await startOperator(config, { sync: ({ parent }) => ({ status: parent.status, children: [] }) });
+  await operatorMain(init, ({ parent }) => ({ status: { phase: parent.spec.mode }, children: [] }));
+  await TestKit.create(
+    init,
+    ({ parent }) => ({ status: { phase: parent.spec.message }, children: [] }),
+  );
+  // A handler written for the parent type itself is fine, and so is one for any object.
+  await runOperator(config, (request: SyncRequest<Greeting>) => ({ children: [request.parent] }));
+  // @ts-expect-error: a handler written for another parent type
+  await runOperator(config, (request: SyncRequest<Other>) => ({ children: [request.parent] }));
+  // @ts-expect-error: a config whose parent is Other cannot be written as a Greeting config
+  const wrong: OperatorConfigInit<Greeting> = { name: "x", parent: Other, children: [] };
+  void wrong;
+}
+
+Deno.test("the operator config carries the parent type to the handler (see the @ts-expect-error lines)", () => {
+  assert.equal(config.parent, Greeting, "the config keeps the declaration itself");
+  assert.equal(typeof typeChecksOnly, "function");
 });

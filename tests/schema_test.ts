@@ -24,6 +24,7 @@ import {
 import { operatorConfig } from "../config/operator_config.ts";
 import type { SyncRequest } from "../handler/handler.ts";
 import { startOperator } from "../runner/run_operator.ts";
+import { TestKit } from "../testkit/test_kit.ts";
 import { createNamespace, eventually } from "./helpers.ts";
 
 let cp: ControlPlane;
@@ -368,6 +369,31 @@ Deno.test("round trip: schema → CRD → API server → object → the handler'
   } finally {
     await operator.stop();
   }
+});
+
+Deno.test("the TestKit installs the generated CRD of a parent declared with parentSchema()", async () => {
+  const Kitten = parentSchema({
+    apiVersion: `${GROUP}/v1`,
+    kind: "Kitten",
+    plural: "kittens",
+    namespaced: true,
+    spec: Type.Object({ name: Type.String(), lives: Type.Integer({ default: 9 }) }),
+    status: Type.Object({ lives: Type.Optional(Type.Integer()) }),
+  });
+  await using kit = await TestKit.create(
+    { name: "kitten-operator", parent: Kitten, children: [] },
+    ({ parent }) => ({ status: { lives: parent.spec.lives }, children: [] }),
+    { controlPlane: cp },
+  );
+  await kit.createParent({
+    apiVersion: Kitten.apiVersion,
+    kind: Kitten.kind,
+    metadata: { name: "tom" },
+    spec: { name: "Tom" } as ObjectOf<typeof Kitten>["spec"],
+  });
+  await kit.assertResourceEqEventually(Kitten, "tom", {
+    status: { lives: 9, observedGeneration: 1 },
+  });
 });
 
 // Each declaration parentSchema() refuses, and the same schema sent to the API server anyway.
