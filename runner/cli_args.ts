@@ -35,6 +35,8 @@ export interface CliOptions {
   printRbac: boolean;
   /** `--print-manifests`: print the RBAC objects, Service and StatefulSet as YAML and exit. */
   printManifests: boolean;
+  /** `--print-crds`: print the parent's generated CRD as YAML and exit. */
+  printCrds: boolean;
   /** `--image`: the container image for `--print-manifests`. */
   image?: string;
   /** `--help` or `-h`: print the help and exit. */
@@ -118,7 +120,7 @@ const STRING_FLAGS = [
   "port",
   "image",
 ] as const;
-const BOOLEAN_FLAGS = ["print-rbac", "print-manifests", "help"] as const;
+const BOOLEAN_FLAGS = ["print-rbac", "print-manifests", "print-crds", "help"] as const;
 
 /**
  * Parses the command line of an operator binary.
@@ -150,6 +152,7 @@ export function parseCliArgs(args: string[], options: ParseCliArgsOptions = {}):
       image: { type: "string" },
       "print-rbac": { type: "boolean" },
       "print-manifests": { type: "boolean" },
+      "print-crds": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: false,
@@ -183,6 +186,7 @@ export function parseCliArgs(args: string[], options: ParseCliArgsOptions = {}):
     logFormat: (options.isTerminal ?? Deno.stderr.isTerminal()) ? "pretty" : "json",
     printRbac: booleans.has("print-rbac"),
     printManifests: booleans.has("print-manifests"),
+    printCrds: booleans.has("print-crds"),
     help: booleans.has("help"),
   };
 
@@ -238,6 +242,12 @@ export function parseCliArgs(args: string[], options: ParseCliArgsOptions = {}):
       "cannot be combined with --print-manifests (which includes the RBAC objects)",
     );
   }
+  if (cli.printCrds && (cli.printRbac || cli.printManifests)) {
+    throw usageError(
+      "--print-crds",
+      `cannot be combined with ${cli.printRbac ? "--print-rbac" : "--print-manifests"}`,
+    );
+  }
   return cli;
 }
 
@@ -267,6 +277,8 @@ Flags:
       --print-manifests      Print the RBAC objects, a headless Service and a one-replica
                              StatefulSet as YAML, and exit (needs --image)
       --image <image>        The container image for --print-manifests
+      --print-crds           Print the parent's CustomResourceDefinition, generated from its
+                             parentSchema() declaration, as YAML, and exit
   -h, --help                 Print this help and exit
 
 Exit status: 0 after --help or printing, 1 when the operator fails, 2 on a usage error.

@@ -28,8 +28,8 @@
  * @module
  */
 export { type Static, type TSchema, Type } from "./type.ts";
+export { isParentSchema } from "./is_parent_schema.ts";
 export {
-  isParentSchema,
   type ObjectOf,
   type ObservedGeneration,
   type ParentObject,

@@ -36,6 +36,7 @@ import {
   resourceType,
 } from "../client/resource_type.ts";
 import { toStructuralSchema } from "./convert.ts";
+export { isParentSchema } from "./is_parent_schema.ts";
 import {
   type SchemaProblem,
   structuralProblems,
@@ -474,15 +475,4 @@ export function parentSchema<Spec extends TSchema, Status extends TSchema = TSch
     openAPIV3Schema: JSON.parse(JSON.stringify(built[0]!.root)) as StructuralSchema,
     crd: (): KubernetesObject => JSON.parse(json) as KubernetesObject,
   });
-}
-
-/**
- * Whether a resource type was declared with {@linkcode parentSchema} (and so knows its schema).
- *
- * @param type any resource type
- * @returns true for a {@linkcode ParentSchema}
- */
-export function isParentSchema(type: ResourceType): type is ParentSchema {
-  const candidate = type as Partial<ParentSchema>;
-  return typeof candidate.crd === "function" && typeof candidate.openAPIV3Schema === "object";
 }

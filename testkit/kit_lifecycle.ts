@@ -18,7 +18,7 @@ import {
   type OperatorConfigInit,
 } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
-import { isParentSchema } from "../schema/parent_schema.ts";
+import { isParentSchema } from "../schema/is_parent_schema.ts";
 import type { Handler } from "../handler/handler.ts";
 import { controllerOf, type OperatorHandle, startOperator } from "../runner/run_operator.ts";
 import { type ControlPlane, testControlPlane } from "./control_plane.ts";
