@@ -4,6 +4,7 @@
 // behave as declared; and each declaration parentSchema() refuses is refused by the API server
 // too (so the checks are neither missing nor invented).
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import Type from "typebox";
 import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
 import { installCustomResourceDefinitions } from "../testkit/crds.ts";
@@ -27,15 +28,24 @@ import { startOperator } from "../runner/run_operator.ts";
 import { TestKit } from "../testkit/test_kit.ts";
 import { createNamespace, eventually } from "./helpers.ts";
 
+const records: LogRecord[] = [];
 let cp: ControlPlane;
 let admin: KubeClient;
 Deno.test.beforeAll(async () => {
+  await configure({
+    sinks: { memory: (record: LogRecord) => records.push(record) },
+    loggers: [
+      { category: ["roperator"], lowestLevel: "warning", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+    ],
+  });
   cp = await testControlPlane();
   admin = new KubeClient(cp.clientConfig);
 });
 Deno.test.afterAll(async () => {
   admin?.close();
   await cp?.stop();
+  await reset();
 });
 
 const GROUP = "schema.roperator.dev";
@@ -394,6 +404,57 @@ Deno.test("the TestKit installs the generated CRD of a parent declared with pare
   await kit.assertResourceEqEventually(Kitten, "tom", {
     status: { lives: 9, observedGeneration: 1 },
   });
+});
+
+Deno.test("a status field the schema would prune is logged once per field, and not rewritten at every sync", async () => {
+  await install();
+  const namespace = await createNamespace(admin, "schema-prune-warning");
+  const api = new ResourceClient(admin, Greeting, namespace);
+  const config = operatorConfig({
+    name: "greeting-operator",
+    parent: Greeting,
+    children: [],
+    namespace,
+    server: false,
+  });
+  let syncs = 0;
+  const operator = await startOperator(config, ({ parent }) => {
+    syncs++;
+    return {
+      status: {
+        phase: "Ready",
+        mesage: `typo ${parent.metadata?.name}`,
+        conditions: [{ type: "Ready", extra: syncs > 0 }],
+      },
+      children: [],
+      resyncAfterMs: 50,
+    };
+  }, { clientConfig: cp.clientConfig });
+  const before = records.length;
+  try {
+    await operator.ready;
+    for (const name of ["greeting-a", "greeting-b"]) {
+      await api.create({
+        apiVersion: Greeting.apiVersion,
+        kind: Greeting.kind,
+        metadata: { name },
+        spec: { message: "Hello" } as GreetingObject["spec"],
+      });
+    }
+    await eventually("ten syncs", () => Promise.resolve(syncs >= 10));
+  } finally {
+    await operator.stop();
+  }
+  const warnings = records.slice(before).filter((r) => r.level === "warning").map((r) =>
+    r.message.map((part) => typeof part === "string" ? part : JSON.stringify(part)).join("")
+  );
+  assert.deepEqual(warnings, [
+    `status field status.mesage of Greeting is not in its CRD schema: the API server drops it (declare it in the status schema)`,
+    `status field status.conditions of Greeting is not in its CRD schema: the API server drops it (declare it in the status schema)`,
+  ]);
+  assert.equal(operator.metrics.writes("status"), 2, "one status write per parent");
+  const stored = await api.get("greeting-a");
+  assert.deepEqual(stored.status, { phase: "Ready", observedGeneration: 1 });
 });
 
 // Each declaration parentSchema() refuses, and the same schema sent to the API server anyway.
