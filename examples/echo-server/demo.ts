@@ -10,8 +10,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { load as parseYaml } from "js-yaml";
-import { type ClientConfig, k8s, type KubernetesObject, startOperator } from "@roperator/core";
+import { type ClientConfig, k8s, startOperator } from "@roperator/core";
 import { KubeClient, ResourceClient } from "@roperator/core/client";
 import { installCustomResourceDefinitions, startControlPlane } from "@roperator/core/testkit";
 import { config, type EchoServer, EchoServerType, sync } from "./operator.ts";
@@ -51,8 +50,7 @@ Deno.addSignalListener("SIGTERM", () => void shutdown(0));
 
 try {
   print("Installing the EchoServer CRD …");
-  const crdText = await Deno.readTextFile(new URL("./crd.yaml", import.meta.url));
-  await installCustomResourceDefinitions(client, [parseYaml(crdText) as KubernetesObject]);
+  await installCustomResourceDefinitions(client, [EchoServerType.crd()]);
 
   print(`Starting the operator "${config.name}" …`);
   operator = await startOperator(config, sync, { clientConfig });
