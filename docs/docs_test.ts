@@ -205,6 +205,13 @@ Deno.test("links between the guide's files resolve, anchors included", () => {
       const url = new URL(path || file, DOCS);
       const stat = Deno.statSync(url);
       assert.ok(stat.isFile || stat.isDirectory, `${file}: ${target}`);
+      // The guide ships in the package: a link must stay inside docs/ and not point at a file
+      // the package leaves out (tests other than the guide's example).
+      assert.ok(url.href.startsWith(DOCS.href), `${file}: ${target} leaves docs/`);
+      assert.ok(
+        !url.pathname.endsWith("_test.ts") || url.pathname.endsWith("/docs/operator_test.ts"),
+        `${file}: ${target} is not published`,
+      );
       if (anchor !== undefined) {
         const headings = Deno.readTextFileSync(url).replace(/```[\s\S]*?```/g, "")
           .split("\n").filter((line) => line.startsWith("#"))

@@ -20,7 +20,6 @@ import {
   getConsoleSink,
   getLogger,
   getTextFormatter,
-  jsonLinesFormatter,
   type LogLevel,
   type TextFormatter,
 } from "@logtape/logtape";
@@ -44,6 +43,7 @@ import {
 } from "./cli_args.ts";
 import { OperatorFatalError, runOperator } from "./run_operator.ts";
 import { messageOf } from "../client/_util.ts";
+import { jsonLogFormatter } from "./log_format.ts";
 
 export {
   applyCliOptions,
@@ -95,7 +95,7 @@ function errorProperty(error: unknown): { error?: unknown } {
 async function configureLogging(cli: CliOptions, isTerminal: boolean): Promise<void> {
   if (getConfig() !== null) return;
   const formatter: TextFormatter = cli.logFormat === "json"
-    ? jsonLinesFormatter
+    ? jsonLogFormatter
     : isTerminal
     ? ansiColorFormatter
     : getTextFormatter();

@@ -164,7 +164,7 @@ Deno.test("operatorMain: logs a fatal error as JSON and returns 1 when it cannot
   const fatal = lines.find((line) => line.level === "FATAL");
   assert.ok(fatal, stderr);
   assert.equal(fatal.logger, "roperator.cli");
-  assert.match(fatal.message, /^operator "demo" cannot start: /);
+  assert.match(fatal.message, /^operator demo cannot start: /);
   assert.match(fatal.message, /nonexistent/);
 });
 

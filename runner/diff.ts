@@ -108,10 +108,10 @@ function namePath(path: string, name: string): string {
 
 /** Collects differences; `out` undefined means stop at the first one. */
 class Walker {
-  readonly out: string[] | undefined;
+  readonly out: DiffEntry[] | undefined;
   readonly limit: number;
 
-  constructor(out: string[] | undefined, limit: number) {
+  constructor(out: DiffEntry[] | undefined, limit: number) {
     this.out = out;
     this.limit = limit;
   }
@@ -120,24 +120,30 @@ class Walker {
     return this.out !== undefined && this.out.length >= this.limit;
   }
 
-  /** Records a difference; returns false. */
-  differ(path: string): false {
-    if (this.out !== undefined && this.out.length < this.limit) this.out.push(path || "(root)");
+  /** Records a difference with the values on both sides; returns false. */
+  differ(path: string, desired: unknown, actual: unknown): false {
+    if (this.out !== undefined && this.out.length < this.limit) {
+      this.out.push({ path: path || "(root)", expected: desired, actual });
+    }
     return false;
   }
 
   /** Compares, returning whether desired is a subset of actual. */
   compare(desired: unknown, actual: unknown, path: string): boolean {
     if (desired === undefined) return true;
-    if (desired === null) return actual === null || actual === undefined || this.differ(path);
+    if (desired === null) {
+      return actual === null || actual === undefined || this.differ(path, desired, actual);
+    }
     if (actual === undefined || actual === null) {
-      return isEmptyish(desired) || this.differ(path);
+      return isEmptyish(desired) || this.differ(path, desired, actual);
     }
     if (Array.isArray(desired)) {
-      return Array.isArray(actual) ? this.compareArrays(desired, actual, path) : this.differ(path);
+      return Array.isArray(actual)
+        ? this.compareArrays(desired, actual, path)
+        : this.differ(path, desired, actual);
     }
     if (isObject(desired)) {
-      if (!isObject(actual)) return this.differ(path);
+      if (!isObject(actual)) return this.differ(path, desired, actual);
       let same = true;
       for (const [key, value] of Object.entries(desired)) {
         if (!this.compare(value, actual[key], keyPath(path, key))) {
@@ -147,12 +153,12 @@ class Walker {
       }
       return same;
     }
-    return desired === actual || this.differ(path);
+    return desired === actual || this.differ(path, desired, actual);
   }
 
   compareArrays(desired: unknown[], actual: unknown[], path: string): boolean {
     if (desired.length === 0) {
-      return actual.length === 0 || actual.every(isNamed) || this.differ(path);
+      return actual.length === 0 || actual.every(isNamed) || this.differ(path, desired, actual);
     }
     if (desired.every(isNamed)) {
       let same = true;
@@ -161,7 +167,11 @@ class Walker {
         const match = actual.find((candidate) =>
           isNamed(candidate) && candidate.name === item.name
         );
-        if (match === undefined ? !this.differ(itemPath) : !this.compare(item, match, itemPath)) {
+        if (
+          match === undefined
+            ? !this.differ(itemPath, item, undefined)
+            : !this.compare(item, match, itemPath)
+        ) {
           same = false;
           if (this.out === undefined || this.full) return false;
         }
@@ -170,7 +180,7 @@ class Walker {
     }
     let same = true;
     if (desired.length !== actual.length) {
-      same = this.differ(path);
+      same = this.differ(path, desired, actual);
       if (this.out === undefined || this.full) return false;
     }
     const common = Math.min(desired.length, actual.length);
@@ -236,7 +246,41 @@ export function diffPaths(
   actual: unknown,
   options: DiffPathsOptions = {},
 ): string[] {
-  const out: string[] = [];
+  return diffEntries(desired, actual, options).map((entry) => entry.path);
+}
+
+/** One place where the desired object is not a subset of the actual one. */
+export interface DiffEntry {
+  /** The path, as {@linkcode diffPaths} writes it. */
+  path: string;
+  /** The desired value there. */
+  expected: unknown;
+  /** The actual value there (`undefined` when it is missing). */
+  actual: unknown;
+}
+
+/**
+ * The places where the desired object is not a subset of the actual one, with the values on
+ * both sides: what {@linkcode diffPaths} says, for a test failure that explains itself.
+ *
+ * @example
+ * ```ts
+ * import { diffEntries } from "./diff.ts";
+ * diffEntries({ data: { a: "1" } }, { data: { a: "2" } });
+ * // [{ path: "data.a", expected: "1", actual: "2" }]
+ * ```
+ *
+ * @param desired the desired object
+ * @param actual the actual object
+ * @param options the most entries to return
+ * @returns the differences, in desired's key order
+ */
+export function diffEntries(
+  desired: unknown,
+  actual: unknown,
+  options: DiffPathsOptions = {},
+): DiffEntry[] {
+  const out: DiffEntry[] = [];
   const limit = options.limit ?? 100;
   if (limit <= 0) return out;
   new Walker(out, limit).compare(desired, actual, "");

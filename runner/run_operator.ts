@@ -218,10 +218,12 @@ function run(
   const ready = controller.start();
   ready.then(
     () =>
-      logger.info("operator {name} ready: caches synced{role}", {
-        name: config.name,
-        role: elector ? (elector.isLeader() ? " (leader)" : " (follower)") : "",
-      }),
+      elector
+        ? logger.info("operator {name} ready: caches synced ({role})", {
+          name: config.name,
+          role: elector.isLeader() ? "leader" : "follower",
+        })
+        : logger.info("operator {name} ready: caches synced", { name: config.name }),
     (error) => {
       // Stopped before the first list: nothing to report. A refused list (RBAC, a missing
       // type): the informers keep retrying, and `ready` says why it cannot resolve.

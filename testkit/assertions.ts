@@ -11,7 +11,7 @@
 import type { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
-import { diffPaths, isSubset } from "../runner/diff.ts";
+import { diffEntries, type DiffEntry, isSubset } from "../runner/diff.ts";
 import { poll } from "./poll.ts";
 
 /** Options for waits on one object. */
@@ -246,12 +246,64 @@ export class ResourceAssertions {
         ref,
       );
     }
-    const paths = diffPaths(expected, last, { limit: 20 });
+    const entries = diffEntries(expected, last, { limit: 20 });
     throw new ResourceAssertionError(
-      `Cannot assert that ${label} matches: after ${timeoutMs} ms these paths still differ: ` +
-        paths.join(", "),
+      `Cannot assert that ${label} matches: after ${timeoutMs} ms these paths still differ:\n` +
+        entries.map(describeDifference).join("\n"),
       ref,
-      paths,
+      entries.map((entry) => entry.path),
     );
   }
+
+  /**
+   * Waits until an object exists again with another uid than `previous`: it was deleted and
+   * created anew (a child the operator re-creates, a Pod of the `Recreate` strategy).
+   *
+   * @param type the resource type
+   * @param name the name
+   * @param previous the uid it had, or the object as it was
+   * @param options the namespace and how long to wait
+   * @returns the new object
+   * @throws {ResourceAssertionError} when, when the time is up, it still has the old uid or does
+   * not exist
+   */
+  async assertResourceRecreatedEventually<T extends KubernetesObject>(
+    type: ResourceType<T>,
+    name: string,
+    previous: string | KubernetesObject,
+    options: WaitOptions = {},
+  ): Promise<T> {
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    const oldUid = typeof previous === "string" ? previous : previous.metadata?.uid;
+    let last: T | undefined;
+    const found = await poll(timeoutMs, async () => {
+      last = await this.getResource(type, name, options);
+      return last?.metadata?.uid !== undefined && last.metadata.uid !== oldUid ? last : undefined;
+    });
+    if (found) return found;
+    throw new ResourceAssertionError(
+      `Cannot assert that ${this.label(type, name, options.namespace)} was created anew: after ` +
+        `${timeoutMs} ms it ${
+          last === undefined
+            ? "does not exist"
+            : `still has the uid ${oldUid}${
+              last.metadata?.deletionTimestamp
+                ? ` (being deleted since ${last.metadata.deletionTimestamp})`
+                : ""
+            }`
+        }`,
+      this.ref(type, name, options.namespace),
+    );
+  }
+}
+
+function show(value: unknown): string {
+  if (value === undefined) return "(missing)";
+  const text = JSON.stringify(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/** One line of a failed match: the path, what was expected there and what is there. */
+function describeDifference(entry: DiffEntry): string {
+  return `  ${entry.path}: expected ${show(entry.expected)}, actual ${show(entry.actual)}`;
 }

@@ -14,7 +14,11 @@
 import { dump as toYaml, load as fromYaml } from "js-yaml";
 import type { ClientConfig } from "../client/client_config.ts";
 import { sleep } from "../client/_util.ts";
-import { type ControlPlaneBinaries, findControlPlaneBinaries } from "./binaries.ts";
+import {
+  type ControlPlaneBinaries,
+  ensureControlPlaneBinaries,
+  WITHOUT_CONTROLLER_MANAGER,
+} from "./binaries.ts";
 import {
   type CertificatePair,
   createCertificateAuthority,
@@ -26,7 +30,13 @@ import {
 export interface ControlPlaneOptions {
   /** A directory searched first for the binaries. */
   binDir?: string;
-  /** Run kube-controller-manager (default true). Without it there is no garbage collection. */
+  /**
+   * Run kube-controller-manager (its garbage collector, namespace and service-account
+   * controllers): `true` requires it, `false` leaves it out, and by default it runs when it can
+   * be found or built with Go, else the control plane starts without it and says what is lost
+   * (garbage collection of children, namespace deletion, service-account tokens in new
+   * namespaces).
+   */
   controllerManager?: boolean;
   /** How long to wait for readiness, in milliseconds (default 90 000). */
   startTimeoutMs?: number;
@@ -246,27 +256,43 @@ function b64(text: string): string {
   return btoa(text);
 }
 
+let warnedWithoutKcm = false;
+
 /**
  * Starts etcd, kube-apiserver and kube-controller-manager and waits until the API server is
  * ready and the `default` namespace exists.
  *
+ * The binaries are found, downloaded or built on first use (see `ensureControlPlaneBinaries`).
+ *
  * @param options binaries, timeouts and extra flags
  * @returns the running control plane; call `stop()` (or use `await using`) to end it
  * @throws {ControlPlaneStartError} when a process exits early or readiness times out
+ * @throws {ControlPlaneBinariesNotFoundError} when etcd or kube-apiserver cannot be provided
  */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const started = performance.now();
-  const binaries: ControlPlaneBinaries = findControlPlaneBinaries(
-    options.binDir === undefined ? {} : { binDir: options.binDir },
-  );
-  const wantKcm = options.controllerManager ?? true;
-  if (wantKcm && binaries.kubeControllerManager === undefined) {
-    throw new ControlPlaneStartError(
-      `Cannot start kube-controller-manager: binary not found (run "deno task controlplane", ` +
-        `or pass { controllerManager: false } to run without garbage collection)`,
-      "",
-    );
+  const wantKcm = options.controllerManager ?? "when-available";
+  const binaries: ControlPlaneBinaries = await ensureControlPlaneBinaries({
+    ...(options.binDir === undefined ? {} : { binDir: options.binDir }),
+    need: wantKcm === false
+      ? ["etcd", "kube-apiserver"]
+      : ["etcd", "kube-apiserver", "kube-controller-manager"],
+  });
+  if (wantKcm !== false && binaries.kubeControllerManager === undefined) {
+    const message = `Cannot start kube-controller-manager: it is not in KUBEBUILDER_ASSETS, ` +
+      `ROPERATOR_CONTROLPLANE_DIR or the cache, and it is only built with Go (1.26 or later), ` +
+      `which is missing or failed. Without it: ${WITHOUT_CONTROLLER_MANAGER}`;
+    if (wantKcm === true) {
+      throw new ControlPlaneStartError(
+        `${message}. Pass { controllerManager: false } to run without it`,
+        "",
+      );
+    }
+    if (!warnedWithoutKcm) {
+      warnedWithoutKcm = true;
+      console.warn(`${message}. Starting without it.`);
+    }
   }
+  const started = performance.now(); // after a download or build: start-up time only
   const dir = await Deno.makeTempDir({ prefix: "roperator-controlplane-" });
   const processes: ManagedProcess[] = [];
   let stopped = false;
@@ -424,7 +450,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     const kubeconfigPath = `${dir}/kubeconfig`;
     await Deno.writeTextFile(kubeconfigPath, toYaml(kubeconfig));
 
-    if (wantKcm && binaries.kubeControllerManager !== undefined) {
+    if (wantKcm !== false && binaries.kubeControllerManager !== undefined) {
       const kcm = spawn("kube-controller-manager", [
         binaries.kubeControllerManager,
         `--kubeconfig=${kubeconfigPath}`,

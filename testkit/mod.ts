@@ -31,15 +31,25 @@ export {
   type ControlPlaneBinaries,
   ControlPlaneBinariesNotFoundError,
   type ControlPlaneBinary,
+  ControlPlaneDownloadError,
+  DEFAULT_ENVTEST_INDEX_URL,
   defaultBinaryCacheDir,
+  downloadEnvtestBinaries,
+  type DownloadEnvtestOptions,
+  type DownloadFailure,
+  type EnsureBinariesOptions,
+  ensureControlPlaneBinaries,
+  ENVTEST_INDEX_URL_ENV,
   ETCD_VERSION,
   type FindBinariesOptions,
   findControlPlaneBinaries,
   KUBERNETES_VERSION,
+  WITHOUT_CONTROLLER_MANAGER,
 } from "./binaries.ts";
 export { TestKit } from "./test_kit.ts";
 export { TEST_NAMESPACE_LABEL, type TestKitOptions } from "./kit_lifecycle.ts";
 export { ResourceAssertionError, type ResourceRef, type WaitOptions } from "./assertions.ts";
+export { buildControlPlaneBinaries, GoBuildError, type GoBuildOptions } from "./go_build.ts";
 export {
   type BusyParent,
   type ParentFailures,

@@ -252,6 +252,15 @@ export class SyncTracker {
   }
 
   /**
+   * The most recent failed sync of any parent, to explain a wait that timed out.
+   *
+   * @returns the failure, if any
+   */
+  latestFailure(): SyncFailure | undefined {
+    return this.#failures.at(-1);
+  }
+
+  /**
    * The last failed sync of a parent in a phase.
    *
    * @param phase `"sync"` or `"finalize"`

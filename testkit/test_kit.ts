@@ -272,7 +272,48 @@ export class TestKit implements AsyncDisposable {
     name: string,
     options: WaitOptions = {},
   ): Promise<T> {
-    return await this.#assertions.assertResourceExistsEventually(type, name, options);
+    return await this.#explained(() =>
+      this.#assertions.assertResourceExistsEventually(type, name, options)
+    );
+  }
+
+  /**
+   * Waits until an object exists again with another uid than `previous`: it was deleted and
+   * created anew (a child the operator re-creates, a Pod of the `Recreate` strategy).
+   *
+   * @param type the resource type
+   * @param name the name
+   * @param previous the uid it had, or the object as it was
+   * @param options the namespace and how long to wait
+   * @returns the new object
+   * @throws {ResourceAssertionError} when it still has the old uid or does not exist when the
+   * time is up (with the operator's last failed sync, if any)
+   */
+  async assertResourceRecreatedEventually<T extends KubernetesObject>(
+    type: ResourceType<T>,
+    name: string,
+    previous: string | KubernetesObject,
+    options: WaitOptions = {},
+  ): Promise<T> {
+    return await this.#explained(() =>
+      this.#assertions.assertResourceRecreatedEventually(type, name, previous, options)
+    );
+  }
+
+  /** Runs a wait; when it times out, its error also says the operator's last failed sync. */
+  async #explained<T>(wait: () => Promise<T>): Promise<T> {
+    try {
+      return await wait();
+    } catch (error) {
+      const failure = this.#syncs.latestFailure();
+      if (!(error instanceof ResourceAssertionError) || failure === undefined) throw error;
+      throw new ResourceAssertionError(
+        `${error.message}\nThe operator's last failed ${failure.phase} was of "${failure.parent}": ` +
+          failure.message,
+        error.resource,
+        error.paths,
+      );
+    }
   }
 
   /**
@@ -289,7 +330,9 @@ export class TestKit implements AsyncDisposable {
     name: string,
     options: WaitOptions = {},
   ): Promise<void> {
-    await this.#assertions.assertResourceDeletedEventually(type, name, options);
+    await this.#explained(() =>
+      this.#assertions.assertResourceDeletedEventually(type, name, options)
+    );
   }
 
   /**
@@ -311,7 +354,9 @@ export class TestKit implements AsyncDisposable {
     expected: unknown,
     options: WaitOptions = {},
   ): Promise<T> {
-    return await this.#assertions.assertResourceEqEventually(type, name, expected, options);
+    return await this.#explained(() =>
+      this.#assertions.assertResourceEqEventually(type, name, expected, options)
+    );
   }
 
   /**

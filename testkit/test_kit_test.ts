@@ -89,7 +89,7 @@ Deno.test("a parent's child appears, matches, and goes with its parent", async (
         error.message,
         new RegExp(
           `^Cannot assert that v1 ConfigMap "${kit.namespace}/p1-child" matches: after 300 ms ` +
-            `these paths still differ: data\\.value$`,
+            `these paths still differ:\n  data\\.value: expected "two", actual "one"$`,
         ),
       );
       assert.deepEqual(error.resource, {
@@ -108,6 +108,24 @@ Deno.test("a parent's child appears, matches, and goes with its parent", async (
   await assert.rejects(
     kit.assertResourceDeletedEventually(k8s.core.v1.ConfigMap, "p1-child", { timeoutMs: 200 }),
     /is deleted: it still exists after 200 ms/,
+  );
+
+  // A child deleted by hand is created anew, with another uid.
+  await new ResourceClient(admin, k8s.core.v1.ConfigMap, kit.namespace).delete("p1-child");
+  const recreated = await kit.assertResourceRecreatedEventually(
+    k8s.core.v1.ConfigMap,
+    "p1-child",
+    child,
+  );
+  assert.notEqual(recreated.metadata?.uid, child.metadata?.uid);
+  await assert.rejects(
+    kit.assertResourceRecreatedEventually(k8s.core.v1.ConfigMap, "p1-child", recreated, {
+      timeoutMs: 200,
+    }),
+    new RegExp(
+      `Cannot assert that v1 ConfigMap "${kit.namespace}/p1-child" was created anew: after ` +
+        `200 ms it still has the uid ${recreated.metadata!.uid}$`,
+    ),
   );
 
   const state = kit.getParentState("p1");
@@ -148,6 +166,14 @@ Deno.test("reconcileAndAssertSuccess names a failing parent, and errors are coun
     assert.match(error.message, /the sync handler failed: boom for bad/);
     return true;
   });
+  // A wait that times out says the operator's last failed sync.
+  await assert.rejects(
+    kit.assertResourceExistsEventually(k8s.core.v1.ConfigMap, "bad-child", { timeoutMs: 200 }),
+    new RegExp(
+      `does not exist after 200 ms\nThe operator's last failed sync was of ` +
+        `"${kit.namespace}/bad": .*boom for bad`,
+    ),
+  );
   assert.ok(kit.syncErrorCount("bad") >= 1);
   assert.equal(kit.syncErrorCount("bad", "some-other-namespace"), 0);
   assert.equal(kit.syncErrorCount("good"), 0);

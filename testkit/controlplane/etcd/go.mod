@@ -1,4 +1,4 @@
-module roperator.dev/tools/controlplane/etcd
+module roperator.dev/testkit/controlplane/etcd
 
 go 1.26.0
 

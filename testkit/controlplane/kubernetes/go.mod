@@ -1,4 +1,4 @@
-module roperator.dev/tools/controlplane/kubernetes
+module roperator.dev/testkit/controlplane/kubernetes
 
 go 1.26.0
 
