@@ -20,12 +20,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  k8s,
-  operatorConfig,
-  type OperatorHandle,
-  startOperator,
-} from "@roperator/core";
+import { k8s, operatorConfig, type OperatorHandle, startOperator } from "@roperator/core";
 import type { Pod, Service } from "@roperator/core/k8s";
 import { KubeClient, ResourceClient } from "@roperator/core/client";
 import {
