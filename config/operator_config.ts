@@ -65,16 +65,23 @@ export interface ChildConfig {
   readonly updateStrategy: UpdateStrategy;
 }
 
-/** The operator configuration as written by the user, passed to {@linkcode operatorConfig}. */
-export interface OperatorConfigInit {
+/**
+ * The operator configuration as written by the user, passed to {@linkcode operatorConfig}. `P` is
+ * the parent's object type, taken from `parent`: the handler's parent has this type.
+ */
+export interface OperatorConfigInit<P extends KubernetesObject = KubernetesObject> {
   /**
    * The operator name, a DNS-1123 label (lower-case letters, digits and `-`, at most 63
    * characters). It is the ownership label value, the default finalizer's name part, the field
    * manager and the User-Agent.
    */
   name: string;
-  /** The parent type: each parent object is synced by the handler. */
-  parent: ResourceType;
+  /**
+   * The parent type: each parent object is synced by the handler. Declared with `resourceType()`
+   * (and a hand-written CRD) or with `parentSchema()` from `@roperator/core/schema` (which makes
+   * the CRD and types the handler's parent from one schema).
+   */
+  parent: ResourceType<P>;
   /**
    * The child types, at most one entry per type, as a list or as a map from type to strategy
    * (write `new Map<ResourceType, UpdateStrategy>(…)`, TypeScript cannot infer it). Children of
@@ -184,12 +191,15 @@ export interface OperatorConfigInit {
  */
 export type CacheTransform = (object: KubernetesObject, type: ResourceType) => KubernetesObject;
 
-/** The resolved operator configuration: every default filled, validated and frozen. */
-export interface OperatorConfig {
+/**
+ * The resolved operator configuration: every default filled, validated and frozen. `P` is the
+ * parent's object type: `runOperator()` and `startOperator()` give the handler this type.
+ */
+export interface OperatorConfig<P extends KubernetesObject = KubernetesObject> {
   /** The operator name. */
   readonly name: string;
   /** The parent type. */
-  readonly parent: ResourceType;
+  readonly parent: ResourceType<P>;
   /** The child types, one entry per type, in the order given. */
   readonly children: readonly ChildConfig[];
   /** The only namespace watched, or `undefined` for all. */
@@ -335,7 +345,9 @@ function resolveChildren(
  * @returns the resolved, frozen configuration
  * @throws {OperatorConfigError} naming the first invalid field
  */
-export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
+export function operatorConfig<P extends KubernetesObject = KubernetesObject>(
+  init: OperatorConfigInit<P>,
+): OperatorConfig<P> {
   if (typeof init !== "object" || init === null) {
     throw new OperatorConfigError(
       `Cannot configure operator: config: must be an object, got ${describe(init)}`,
@@ -357,7 +369,8 @@ export function operatorConfig(init: OperatorConfigInit): OperatorConfig {
     if (!KNOWN_FIELDS.has(key)) v.fail(key, "is not an option");
   }
 
-  const parent = v.resourceType(init.parent, "parent");
+  // The same object, checked: a ParentSchema keeps its CRD and schema.
+  const parent = v.resourceType(init.parent, "parent") as ResourceType<P>;
   const children = resolveChildren(v, init, parent);
 
   let namespace: string | undefined;

@@ -1,13 +1,14 @@
 /**
  * The command line of operator binaries: {@linkcode operatorMain} parses the arguments, prints
- * help, RBAC or manifests, or configures logging and runs the operator.
+ * help, RBAC, manifests or the parent's CRD, or configures logging and runs the operator.
  *
  * ```ts ignore
  * Deno.exit(await operatorMain(config, handler));
  * ```
  *
  * Flags: `--namespace` (or `ROPERATOR_NAMESPACE`), `--kubeconfig`, `--context`, `--log-level`,
- * `--log-format`, `--port`, `--print-rbac`, `--print-manifests`, `--image` and `--help`. Exit
+ * `--log-format`, `--port`, `--print-rbac`, `--print-manifests`, `--image`, `--print-crds` and
+ * `--help`. Exit
  * codes: 0 after help or printing, 1 when the operator fails, 2 on a usage error.
  *
  * @module
@@ -134,6 +135,8 @@ async function configureLogging(cli: CliOptions, isTerminal: boolean): Promise<v
  *   is needed) and returns 0;
  * - with `--print-manifests`, prints the RBAC objects, Service and StatefulSet as YAML and
  *   returns 0;
+ * - with `--print-crds`, prints the parent's CustomResourceDefinition as YAML and returns 0 (the
+ *   parent must be declared with `parentSchema()`, else it prints why and returns 1);
  * - otherwise configures LogTape (unless the program did), loads the client config (from
  *   `--kubeconfig`/`--context`, else in-cluster or the default kubeconfig) and runs the operator
  *   until SIGTERM or SIGINT, after which it shuts down gracefully and returns 0. A fatal error is
@@ -156,7 +159,7 @@ async function configureLogging(cli: CliOptions, isTerminal: boolean): Promise<v
  * @returns the process exit status
  */
 export async function operatorMain<P extends KubernetesObject = KubernetesObject>(
-  init: OperatorConfigInit,
+  init: OperatorConfigInit<P>,
   handler: Handler<P>,
   options: OperatorMainOptions = {},
 ): Promise<number> {
@@ -166,7 +169,7 @@ export async function operatorMain<P extends KubernetesObject = KubernetesObject
   const isTerminal = options.isTerminal ?? Deno.stderr.isTerminal();
 
   let cli: CliOptions;
-  let config: OperatorConfig;
+  let config: OperatorConfig<P>;
   try {
     cli = parseCliArgs(options.args ?? Deno.args, {
       isTerminal,
@@ -184,6 +187,31 @@ export async function operatorMain<P extends KubernetesObject = KubernetesObject
     }
     stderr(`${program}: ${messageOf(error)}\n`);
     return 1;
+  }
+
+  if (cli.printCrds) {
+    try {
+      const [{ toYaml }, { isParentSchema }] = await Promise.all([
+        import("../deploy/manifests.ts"),
+        import("../schema/is_parent_schema.ts"),
+      ]);
+      if (!isParentSchema(config.parent)) {
+        stderr(
+          `${program}: Cannot print CRDs: the parent ${config.parent.kind} was declared with resourceType(), so its CRD is written by hand; declare it with parentSchema() from @roperator/core/schema to generate it\n`,
+        );
+        return 1;
+      }
+      stdout(toYaml([config.parent.crd()], {
+        comments: [
+          `CustomResourceDefinition of ${config.parent.kind}, generated from its parentSchema() ` +
+          `declaration (${program} --print-crds).`,
+        ],
+      }));
+      return 0;
+    } catch (error) {
+      stderr(`${program}: ${messageOf(error)}\n`);
+      return 1;
+    }
   }
 
   if (cli.printRbac || cli.printManifests) {

@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfigInit } from "../config/operator_config.ts";
 
 /** The log levels `--log-level` accepts, lowest first. */
@@ -34,6 +35,8 @@ export interface CliOptions {
   printRbac: boolean;
   /** `--print-manifests`: print the RBAC objects, Service and StatefulSet as YAML and exit. */
   printManifests: boolean;
+  /** `--print-crds`: print the parent's generated CRD as YAML and exit. */
+  printCrds: boolean;
   /** `--image`: the container image for `--print-manifests`. */
   image?: string;
   /** `--help` or `-h`: print the help and exit. */
@@ -117,7 +120,7 @@ const STRING_FLAGS = [
   "port",
   "image",
 ] as const;
-const BOOLEAN_FLAGS = ["print-rbac", "print-manifests", "help"] as const;
+const BOOLEAN_FLAGS = ["print-rbac", "print-manifests", "print-crds", "help"] as const;
 
 /**
  * Parses the command line of an operator binary.
@@ -149,6 +152,7 @@ export function parseCliArgs(args: string[], options: ParseCliArgsOptions = {}):
       image: { type: "string" },
       "print-rbac": { type: "boolean" },
       "print-manifests": { type: "boolean" },
+      "print-crds": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: false,
@@ -182,6 +186,7 @@ export function parseCliArgs(args: string[], options: ParseCliArgsOptions = {}):
     logFormat: (options.isTerminal ?? Deno.stderr.isTerminal()) ? "pretty" : "json",
     printRbac: booleans.has("print-rbac"),
     printManifests: booleans.has("print-manifests"),
+    printCrds: booleans.has("print-crds"),
     help: booleans.has("help"),
   };
 
@@ -237,6 +242,12 @@ export function parseCliArgs(args: string[], options: ParseCliArgsOptions = {}):
       "cannot be combined with --print-manifests (which includes the RBAC objects)",
     );
   }
+  if (cli.printCrds && (cli.printRbac || cli.printManifests)) {
+    throw usageError(
+      "--print-crds",
+      `cannot be combined with ${cli.printRbac ? "--print-rbac" : "--print-manifests"}`,
+    );
+  }
   return cli;
 }
 
@@ -266,6 +277,8 @@ Flags:
       --print-manifests      Print the RBAC objects, a headless Service and a one-replica
                              StatefulSet as YAML, and exit (needs --image)
       --image <image>        The container image for --print-manifests
+      --print-crds           Print the parent's CustomResourceDefinition, generated from its
+                             parentSchema() declaration, as YAML, and exit
   -h, --help                 Print this help and exit
 
 Exit status: 0 after --help or printing, 1 when the operator fails, 2 on a usage error.
@@ -292,8 +305,11 @@ Exit status: 0 after --help or printing, 1 when the operator fails, 2 on a usage
  * @returns a copy of the configuration with the overrides applied
  * @throws {CliUsageError} for `--port` when the configuration turns the HTTP server off
  */
-export function applyCliOptions(config: OperatorConfigInit, cli: CliOptions): OperatorConfigInit {
-  const result: OperatorConfigInit = { ...config };
+export function applyCliOptions<P extends KubernetesObject>(
+  config: OperatorConfigInit<P>,
+  cli: CliOptions,
+): OperatorConfigInit<P> {
+  const result: OperatorConfigInit<P> = { ...config };
   if (cli.namespace !== undefined) result.namespace = cli.namespace;
   if (cli.port !== undefined) {
     if (config.server === false) {

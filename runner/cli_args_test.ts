@@ -53,6 +53,7 @@ Deno.test("parseCliArgs: defaults", () => {
     logFormat: "json",
     printRbac: false,
     printManifests: false,
+    printCrds: false,
     help: false,
   });
   assert.equal(parseCliArgs([], { env: noEnv, isTerminal: true }).logFormat, "pretty");
@@ -87,6 +88,7 @@ Deno.test("parseCliArgs: every flag", () => {
       port: 9090,
       printRbac: false,
       printManifests: true,
+      printCrds: false,
       image: "ghcr.io/example/echo:1.0.0",
       help: true,
     },

@@ -5,6 +5,7 @@ import { operatorConfig, type OperatorConfigInit } from "../config/operator_conf
 import { k8s } from "../config/resource_types.ts";
 import { manifestsFor } from "../deploy/manifests.ts";
 import { rbacFor } from "../deploy/rbac.ts";
+import { parentSchema, Type } from "../schema/mod.ts";
 import { cliHelp, operatorMain } from "./cli.ts";
 
 const EchoServer = resourceType({
@@ -74,6 +75,49 @@ Deno.test("operatorMain: --print-manifests needs an image", async () => {
   const fromOption = await main(["--print-manifests"], { image: "ghcr.io/x/echo:2" });
   assert.equal(fromOption.status, 0);
   assert.match(fromOption.stdout, /image: ghcr\.io\/x\/echo:2/);
+});
+
+Deno.test("operatorMain: --print-crds prints the CRD of a parent declared with parentSchema()", async () => {
+  const Greeting = parentSchema({
+    apiVersion: "example.roperator.dev/v1",
+    kind: "Greeting",
+    plural: "greetings",
+    namespaced: true,
+    spec: Type.Object({ message: Type.String({ minLength: 1 }) }),
+  });
+  let stdout = "";
+  let stderr = "";
+  const status = await operatorMain(
+    { name: "greeter", parent: Greeting, children: [] },
+    ({ parent }) => ({ status: { message: parent.spec.message }, children: [] }),
+    {
+      args: ["--print-crds"],
+      env: noEnv,
+      isTerminal: false,
+      stdout: (text) => stdout += text,
+      stderr: (text) => stderr += text,
+    },
+  );
+  assert.equal(status, 0, stderr);
+  assert.equal(stderr, "");
+  assert.match(
+    stdout,
+    /^# CustomResourceDefinition of Greeting, generated from its parentSchema\(\) declaration \(greeter --print-crds\)\./,
+  );
+  assert.deepEqual(loadAll(stdout), [Greeting.crd()]);
+});
+
+Deno.test("operatorMain: --print-crds of a hand-written parent says why and returns 1", async () => {
+  const { status, stdout, stderr } = await main(["--print-crds"]);
+  assert.equal(status, 1);
+  assert.equal(stdout, "");
+  assert.equal(
+    stderr,
+    "echo: Cannot print CRDs: the parent EchoServer was declared with resourceType(), so its CRD is written by hand; declare it with parentSchema() from @roperator/core/schema to generate it\n",
+  );
+  const both = await main(["--print-crds", "--print-rbac"]);
+  assert.equal(both.status, 2);
+  assert.match(both.stderr, /--print-crds: cannot be combined with --print-rbac/);
 });
 
 Deno.test("operatorMain: usage errors return 2 with a hint", async () => {
@@ -164,4 +208,6 @@ Deno.test("operatorMain loads manifest generation (deploy/) only for --print-rba
   assert.ok(graph.has(new URL("runner/run_operator.ts", root).href));
   const deploy = new URL("deploy/", root).href;
   assert.deepEqual([...graph].filter((specifier) => specifier.startsWith(deploy)), []);
+  // Nor TypeBox, which only an operator that declares its parent with parentSchema() loads.
+  assert.deepEqual([...graph].filter((specifier) => specifier.includes("typebox")), []);
 });

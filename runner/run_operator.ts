@@ -294,7 +294,7 @@ function serveHttp(
  * Deno permission is missing (the message says which flag to add)
  */
 export async function startOperator<P extends KubernetesObject = KubernetesObject>(
-  config: OperatorConfig,
+  config: OperatorConfig<P>,
   handler: Handler<P>,
   options: StartOperatorOptions = {},
 ): Promise<OperatorHandle> {
@@ -332,7 +332,7 @@ export function controllerOf(handle: OperatorHandle): Controller {
 /** One operator of {@linkcode startOperators}. */
 export interface OperatorEntry<P extends KubernetesObject = KubernetesObject> {
   /** Its config (from `operatorConfig()`); its `server` is ignored (see `StartOperatorsOptions`). */
-  config: OperatorConfig;
+  config: OperatorConfig<P>;
   /** Its handler. */
   handler: Handler<P>;
 }
@@ -562,7 +562,7 @@ type ControllerHandler = ConstructorParameters<typeof Controller>[0]["handler"];
  * @returns `undefined` after a graceful shutdown on a signal, or the fatal error
  */
 export async function runOperator<P extends KubernetesObject = KubernetesObject>(
-  config: OperatorConfig,
+  config: OperatorConfig<P>,
   handler: Handler<P>,
   options: StartOperatorOptions = {},
 ): Promise<Error | undefined> {

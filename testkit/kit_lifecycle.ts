@@ -18,6 +18,7 @@ import {
   type OperatorConfigInit,
 } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
+import { isParentSchema } from "../schema/is_parent_schema.ts";
 import type { Handler } from "../handler/handler.ts";
 import { controllerOf, type OperatorHandle, startOperator } from "../runner/run_operator.ts";
 import { type ControlPlane, testControlPlane } from "./control_plane.ts";
@@ -56,7 +57,8 @@ export interface TestKitOptions {
   /**
    * CustomResourceDefinitions (or other cluster-scoped objects) to create before the operator
    * starts, each skipped when an object of that name exists; CRDs are waited on until they are
-   * established. They are left in the cluster on dispose.
+   * established. They are left in the cluster on dispose. A parent declared with `parentSchema()`
+   * needs none: its generated CRD is installed unless one of the same name is given here.
    */
   crds?: readonly KubernetesObject[];
   /**
@@ -89,9 +91,11 @@ function isResolvedConfig(config: OperatorConfigInit | OperatorConfig): config i
 }
 
 /** The init form of a config, so that it can be resolved again with the kit's overrides. */
-function toInit(config: OperatorConfigInit | OperatorConfig): OperatorConfigInit {
+function toInit<P extends KubernetesObject>(
+  config: OperatorConfigInit<P> | OperatorConfig<P>,
+): OperatorConfigInit<P> {
   if (!isResolvedConfig(config)) return { ...config };
-  const init: OperatorConfigInit = {
+  const init: OperatorConfigInit<P> = {
     name: config.name,
     parent: config.parent,
     children: config.children,
@@ -155,7 +159,7 @@ export interface StartedKit {
  * @throws {OperatorConfigError} when the config is invalid
  */
 export async function startKitOperator<P extends KubernetesObject = KubernetesObject>(
-  config: OperatorConfigInit | OperatorConfig,
+  config: OperatorConfigInit<P> | OperatorConfig<P>,
   handler: Handler<P>,
   options: TestKitOptions = {},
 ): Promise<StartedKit> {
@@ -198,8 +202,15 @@ export async function startKitOperator<P extends KubernetesObject = KubernetesOb
     });
     cleanups.push(() => client.close());
 
-    if (options.crds?.length) {
-      await installCustomResourceDefinitions(client, options.crds, { timeoutMs });
+    const crds = [...options.crds ?? []];
+    if (isParentSchema(init.parent)) {
+      const generated = init.parent.crd();
+      if (!crds.some((crd) => crd.metadata?.name === generated.metadata?.name)) {
+        crds.push(generated);
+      }
+    }
+    if (crds.length > 0) {
+      await installCustomResourceDefinitions(client, crds, { timeoutMs });
     }
 
     let namespace = options.namespace;

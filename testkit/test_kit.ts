@@ -179,7 +179,7 @@ export class TestKit implements AsyncDisposable {
    * @throws {OperatorConfigError} when the config is invalid
    */
   static async create<P extends KubernetesObject = KubernetesObject>(
-    config: OperatorConfigInit | OperatorConfig,
+    config: OperatorConfigInit<P> | OperatorConfig<P>,
     handler: Handler<P>,
     options: TestKitOptions = {},
   ): Promise<TestKit> {

@@ -20,14 +20,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { load as parseYaml } from "js-yaml";
-import {
-  k8s,
-  type KubernetesObject,
-  operatorConfig,
-  type OperatorHandle,
-  startOperator,
-} from "@roperator/core";
+import { k8s, operatorConfig, type OperatorHandle, startOperator } from "@roperator/core";
 import type { Pod, Service } from "@roperator/core/k8s";
 import { KubeClient, ResourceClient } from "@roperator/core/client";
 import {
@@ -148,8 +141,7 @@ async function run(): Promise<void> {
   client = new KubeClient(cp.clientConfig);
 
   print("Installing the EchoServer CRD …");
-  const crdText = await Deno.readTextFile(new URL("./crd.yaml", import.meta.url));
-  await installCustomResourceDefinitions(client, [parseYaml(crdText) as KubernetesObject]);
+  await installCustomResourceDefinitions(client, [EchoServerType.crd()]);
 
   const config = operatorConfig({ ...configInit, namespace, finalizer: true, server: { port: 0 } });
   const finalized: string[] = [];
@@ -185,7 +177,7 @@ async function run(): Promise<void> {
     const serviceNames = new Set((await services.list()).items.map((s) => s.metadata!.name));
     let done = 0;
     const rows = list.map((p) => {
-      const status = p.status as EchoServer["status"] & { observedGeneration?: number };
+      const status = p.status;
       const pod = podNames.has(`${p.metadata!.name}-echo`);
       const svc = serviceNames.has(p.spec?.serviceName ?? "");
       const ok = pod && svc && status?.observedGeneration === p.metadata?.generation;

@@ -1,6 +1,7 @@
 /**
  * The echo-server operator as a program. `--help` lists the flags; `--print-rbac` and
- * `--print-manifests` print its least-privilege RBAC and a one-replica StatefulSet.
+ * `--print-manifests` print its least-privilege RBAC and a one-replica StatefulSet, and
+ * `--print-crds` its CRD.
  *
  * @module
  */

@@ -3,7 +3,6 @@
 // of the ServiceAccount that the generated RBAC binds. Proves the least-privilege RBAC suffices,
 // that removing a rule fails with a clear 403, and that SIGTERM ends the process cleanly.
 import assert from "node:assert/strict";
-import { load as parseYaml } from "js-yaml";
 import { k8s, type KubernetesObject, operatorConfig } from "@roperator/core";
 import { KubeClient, ResourceClient } from "@roperator/core/client";
 import { permissionFlags, rbacFor } from "@roperator/core/deploy";
@@ -20,10 +19,7 @@ let admin: KubeClient;
 Deno.test.beforeAll(async () => {
   cp = await testControlPlane();
   admin = new KubeClient(cp.clientConfig);
-  const crd = parseYaml(
-    await Deno.readTextFile(new URL("./crd.yaml", import.meta.url)),
-  ) as KubernetesObject;
-  await installCustomResourceDefinitions(admin, [crd]);
+  await installCustomResourceDefinitions(admin, [EchoServerType.crd()]);
 });
 Deno.test.afterAll(async () => {
   admin?.close();
@@ -120,7 +116,12 @@ Deno.test("the operator entry point converges under its generated RBAC and exits
       return res.ok;
     });
     const parents = new ResourceClient(admin, EchoServerType, deployed.namespace);
-    await parents.create({ metadata: { name: "bin" }, spec: { serviceName: "bin-svc" } });
+    // `image` has a default in the schema, but the TypeScript type of a parent is what the
+    // handler reads (defaults applied), so an object written from TypeScript gives it.
+    await parents.create({
+      metadata: { name: "bin" },
+      spec: { serviceName: "bin-svc", image: "hashicorp/http-echo:1.0" },
+    });
     const pods = new ResourceClient(admin, k8s.core.v1.Pod, deployed.namespace);
     const services = new ResourceClient(admin, k8s.core.v1.Service, deployed.namespace);
     await waitFor("the Pod", () => pods.find("bin-echo"));
@@ -159,7 +160,7 @@ Deno.test("without one RBAC rule the operator reports a clear 403 naming the ver
     });
     await new ResourceClient(admin, EchoServerType, deployed.namespace).create({
       metadata: { name: "denied" },
-      spec: { serviceName: "denied-svc" },
+      spec: { serviceName: "denied-svc", image: "hashicorp/http-echo:1.0" },
     });
     const line = await waitFor("a 403 in the logs", () =>
       Promise.resolve(

@@ -7,43 +7,55 @@
  */
 import {
   k8s,
-  type KubernetesObject,
   type OperatorConfig,
   operatorConfig,
   type OperatorConfigInit,
-  type ResourceType,
-  resourceType,
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
 import type { Pod } from "@roperator/core/k8s";
+import { type ObjectOf, parentSchema, type StatusOf, Type } from "@roperator/core/schema";
 
-/** An EchoServer object. */
-export interface EchoServer extends KubernetesObject {
-  /** What to run. */
-  spec?: { serviceName?: string; image?: string };
-  /** What the operator reports. */
-  status?: EchoServerStatus;
-}
-
-/** The status the operator writes. */
-export interface EchoServerStatus {
-  /** The Pod's phase, or `Pending` before it exists. */
-  phase: string;
-  /** The Pod's status message, or a description of what is awaited. */
-  message: string;
-}
-
-/** The EchoServer custom resource type. */
-export const EchoServerType: ResourceType<EchoServer> = resourceType<EchoServer>({
+/**
+ * The EchoServer custom resource, declared once: its TypeScript type, its CRD (`--print-crds`
+ * prints it; `crd.yaml` is that output) and its validation come from this declaration.
+ */
+export const EchoServerType = parentSchema({
   apiVersion: "example.roperator.dev/v1alpha1",
   kind: "EchoServer",
   plural: "echoservers",
   namespaced: true,
+  shortNames: ["echo"],
+  spec: Type.Object({
+    serviceName: Type.String({
+      minLength: 1,
+      maxLength: 63,
+      pattern: "^[a-z]([-a-z0-9]*[a-z0-9])?$",
+      description: "Name of the Service that exposes the echo Pod.",
+    }),
+    image: Type.String({
+      default: "hashicorp/http-echo:1.0",
+      description: "Container image of the echo server.",
+    }),
+  }),
+  status: Type.Object({
+    phase: Type.String({ description: "The Pod's phase, or Pending before it exists." }),
+    message: Type.String({ description: "The Pod's status message, or what is awaited." }),
+  }),
+  printerColumns: [
+    { name: "Phase", type: "string", jsonPath: ".status.phase" },
+    { name: "Message", type: "string", jsonPath: ".status.message" },
+  ],
 });
 
+/** An EchoServer object, as the handler sees it. */
+export type EchoServer = ObjectOf<typeof EchoServerType>;
+
+/** The status the operator writes. */
+export type EchoServerStatus = StatusOf<typeof EchoServerType>;
+
 /** The operator's settings, before validation (the CLI may override namespace and port). */
-export const configInit: OperatorConfigInit = {
+export const configInit: OperatorConfigInit<EchoServer> = {
   name: "echo-server-operator",
   parent: EchoServerType,
   children: [
@@ -53,7 +65,7 @@ export const configInit: OperatorConfigInit = {
 };
 
 /** The validated operator config. */
-export const config: OperatorConfig = operatorConfig(configInit);
+export const config: OperatorConfig<EchoServer> = operatorConfig(configInit);
 
 /**
  * Computes the desired Pod and Service, and the status, from the parent and its Pod.
@@ -81,7 +93,7 @@ export function sync(request: SyncRequest<EchoServer>): SyncResponse<EchoServerS
         spec: {
           containers: [{
             name: "echo",
-            image: parent.spec?.image ?? "hashicorp/http-echo:1.0",
+            image: parent.spec.image, // defaulted by the API server
             args: [`-text=hello from ${name}`, "-listen=:5678"],
             ports: [{ name: "http", containerPort: 5678 }],
           }],
@@ -90,7 +102,7 @@ export function sync(request: SyncRequest<EchoServer>): SyncResponse<EchoServerS
       {
         apiVersion: "v1",
         kind: "Service",
-        metadata: { name: parent.spec?.serviceName ?? name, labels },
+        metadata: { name: parent.spec.serviceName, labels },
         spec: {
           selector: labels,
           ports: [{ name: "http", port: 80, targetPort: "http" }],

@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { load as parseYaml } from "js-yaml";
-import { k8s, type KubernetesObject } from "@roperator/core";
+import { k8s } from "@roperator/core";
 import { TestKit } from "@roperator/core/testkit";
-import { configInit, sync } from "./operator.ts";
+import { configInit, EchoServerType, sync } from "./operator.ts";
 
-const crd = parseYaml(
-  await Deno.readTextFile(new URL("./crd.yaml", import.meta.url)),
-) as KubernetesObject;
+Deno.test("echo-server: crd.yaml is the CRD generated from the parentSchema() declaration", async () => {
+  // crd.yaml is for `kubectl apply -f`; regenerate it with `deno run main.ts --print-crds`.
+  const file = parseYaml(await Deno.readTextFile(new URL("./crd.yaml", import.meta.url)));
+  assert.deepEqual(file, EchoServerType.crd());
+});
 
 Deno.test("echo-server: an EchoServer gets a Pod and a Service, and a status", async () => {
-  await using kit = await TestKit.create(configInit, sync, { crds: [crd] });
+  await using kit = await TestKit.create(configInit, sync);
   await kit.createParent({
     apiVersion: "example.roperator.dev/v1alpha1",
     kind: "EchoServer",
@@ -33,7 +35,7 @@ Deno.test("echo-server: an EchoServer gets a Pod and a Service, and a status", a
 });
 
 Deno.test("echo-server: a new image recreates the Pod; a new service name replaces the Service", async () => {
-  await using kit = await TestKit.create(configInit, sync, { crds: [crd] });
+  await using kit = await TestKit.create(configInit, sync);
   await kit.createParent({
     apiVersion: "example.roperator.dev/v1alpha1",
     kind: "EchoServer",

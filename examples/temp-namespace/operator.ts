@@ -12,49 +12,56 @@ import {
   type HandlerObject,
   isFailure,
   k8s,
-  type KubernetesObject,
   type OperatorConfig,
   operatorConfig,
   type OperatorConfigInit,
-  type ResourceType,
-  resourceType,
 } from "@roperator/core";
+import { type ObjectOf, parentSchema, type StatusOf, Type } from "@roperator/core/schema";
 
-/** A TempNamespace object. */
-export interface TempNamespace extends KubernetesObject {
-  /** How long the namespace lives. */
-  spec?: { deleteAfter?: string };
-}
-
-/** The status the operator writes. */
-export interface TempNamespaceStatus {
-  /** When the TempNamespace was created. */
-  createdAt?: string;
-  /** When the Namespace expires. */
-  expiresAt?: string;
-  /** When the Namespace was deleted, once expired. */
-  deletedAt?: string;
-  /** Why the spec is invalid, if it is. */
-  error?: string;
-}
-
-/** The TempNamespace custom resource type (cluster-scoped). */
-export const TempNamespaceType: ResourceType<TempNamespace> = resourceType<TempNamespace>({
+/**
+ * The TempNamespace custom resource (cluster-scoped), declared once: its TypeScript type and its
+ * CRD (`crd.yaml` is what `main.ts --print-crds` prints) come from this declaration.
+ * `deleteAfter` has no pattern on purpose: the handler reports a malformed one in the status.
+ */
+export const TempNamespaceType = parentSchema({
   apiVersion: "example.roperator.dev/v1alpha1",
   kind: "TempNamespace",
   plural: "tempnamespaces",
   namespaced: false,
+  spec: Type.Object({
+    deleteAfter: Type.String({
+      description: 'How long the namespace lives, such as "90s", "10m", "2h" or "1d".',
+    }),
+  }),
+  status: Type.Object({
+    createdAt: Type.Optional(Type.String({ description: "When the TempNamespace was created." })),
+    expiresAt: Type.Optional(Type.String({ description: "When the Namespace expires." })),
+    deletedAt: Type.Optional(
+      Type.String({ description: "When the Namespace was deleted, once expired." }),
+    ),
+    error: Type.Optional(Type.String({ description: "Why the spec is invalid, if it is." })),
+  }),
+  printerColumns: [
+    { name: "Delete-After", type: "string", jsonPath: ".spec.deleteAfter" },
+    { name: "Expires", type: "string", jsonPath: ".status.expiresAt" },
+  ],
 });
 
+/** A TempNamespace object, as the handler sees it. */
+export type TempNamespace = ObjectOf<typeof TempNamespaceType>;
+
+/** The status the operator writes. */
+export type TempNamespaceStatus = StatusOf<typeof TempNamespaceType>;
+
 /** The operator's settings. */
-export const configInit: OperatorConfigInit = {
+export const configInit: OperatorConfigInit<TempNamespace> = {
   name: "temp-namespace-operator",
   parent: TempNamespaceType,
   children: [{ type: k8s.core.v1.Namespace, updateStrategy: "OnDelete" }],
 };
 
 /** The validated operator config. */
-export const config: OperatorConfig = operatorConfig(configInit);
+export const config: OperatorConfig<TempNamespace> = operatorConfig(configInit);
 
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -88,7 +95,7 @@ export function tempNamespaceHandler(
   return failableHandler<TempNamespace, { expiresAt: number }, TempNamespaceStatus>({
     validate({ parent }) {
       const created = Date.parse(parent.metadata?.creationTimestamp ?? "");
-      return { expiresAt: created + parseDuration(parent.spec?.deleteAfter ?? "") };
+      return { expiresAt: created + parseDuration(parent.spec.deleteAfter) };
     },
     syncChildren({ expiresAt }, { parent }) {
       if (now() >= expiresAt) return [];
@@ -104,7 +111,7 @@ export function tempNamespaceHandler(
       }
       if (result.kind !== "syncSucceeded") return {};
       const expiresAt = new Date(result.value.expiresAt).toISOString();
-      const previous = (parent.status ?? {}) as TempNamespaceStatus;
+      const previous = parent.status ?? {};
       const expired = result.children.length === 0;
       return {
         ...(createdAt ? { createdAt } : {}),

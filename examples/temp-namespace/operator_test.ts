@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { load as parseYaml } from "js-yaml";
-import { k8s, type KubernetesObject } from "@roperator/core";
+import { k8s } from "@roperator/core";
 import { TestKit } from "@roperator/core/testkit";
 import { configInit, parseDuration, tempNamespaceHandler, TempNamespaceType } from "./operator.ts";
 
-const crd = parseYaml(
-  await Deno.readTextFile(new URL("./crd.yaml", import.meta.url)),
-) as KubernetesObject;
+Deno.test("temp-namespace: crd.yaml is the CRD generated from the parentSchema() declaration", async () => {
+  // crd.yaml is for `kubectl apply -f`; regenerate it with `deno run main.ts --print-crds`.
+  const file = parseYaml(await Deno.readTextFile(new URL("./crd.yaml", import.meta.url)));
+  assert.deepEqual(file, TempNamespaceType.crd());
+});
 
 Deno.test("parseDuration() reads s, m, h and d, and refuses anything else", () => {
   assert.equal(parseDuration("90s"), 90_000);
@@ -19,9 +21,7 @@ Deno.test("parseDuration() reads s, m, h and d, and refuses anything else", () =
 });
 
 Deno.test("temp-namespace: the Namespace lives until deleteAfter, then is deleted", async () => {
-  await using kit = await TestKit.create(configInit, tempNamespaceHandler({ resyncMs: 300 }), {
-    crds: [crd],
-  });
+  await using kit = await TestKit.create(configInit, tempNamespaceHandler({ resyncMs: 300 }));
   const name = `temp-${kit.namespace}`;
   await kit.createParent({
     apiVersion: "example.roperator.dev/v1alpha1",
@@ -35,18 +35,16 @@ Deno.test("temp-namespace: the Namespace lives until deleteAfter, then is delete
       createdAt: (await kit.resources(TempNamespaceType).get(name)).metadata?.creationTimestamp,
     },
   });
-  assert.ok((parent.status as { expiresAt?: string }).expiresAt);
+  assert.ok(parent.status?.expiresAt);
   // After expiry the regular resync finds no desired Namespace: it is deleted.
   await kit.assertResourceDeletedEventually(k8s.core.v1.Namespace, name, { timeoutMs: 60_000 });
   const expired = await kit.resources(TempNamespaceType).get(name);
-  assert.ok((expired.status as { deletedAt?: string }).deletedAt, "deletedAt is reported");
+  assert.ok(expired.status?.deletedAt, "deletedAt is reported");
   await kit.deleteParent(name);
 });
 
 Deno.test("temp-namespace: an invalid deleteAfter is reported and the Namespace is kept", async () => {
-  await using kit = await TestKit.create(configInit, tempNamespaceHandler({ resyncMs: 300 }), {
-    crds: [crd],
-  });
+  await using kit = await TestKit.create(configInit, tempNamespaceHandler({ resyncMs: 300 }));
   const name = `bad-${kit.namespace}`;
   await kit.createParent({
     apiVersion: "example.roperator.dev/v1alpha1",

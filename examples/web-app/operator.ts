@@ -8,46 +8,61 @@
  * @module
  */
 import {
-  type Condition,
   k8s,
-  type KubernetesObject,
   mergeConditions,
   type OperatorConfig,
   operatorConfig,
   type OperatorConfigInit,
-  type ResourceType,
-  resourceType,
   type SyncRequest,
   type SyncResponse,
 } from "@roperator/core";
 import type { Deployment } from "@roperator/core/k8s";
+import { type ObjectOf, parentSchema, type StatusOf, Type } from "@roperator/core/schema";
 
-/** A WebApp object. */
-export interface WebApp extends KubernetesObject {
-  /** What to run. */
-  spec?: { image?: string; replicas?: number; greeting?: string };
-  /** What the operator reports. */
-  status?: WebAppStatus;
-}
+/** A standard condition (`metav1.Condition`), as the status schema declares it. */
+const ConditionSchema = Type.Object({
+  type: Type.String({ minLength: 1 }),
+  status: Type.Union([Type.Literal("True"), Type.Literal("False"), Type.Literal("Unknown")]),
+  reason: Type.String(),
+  message: Type.Optional(Type.String()),
+  lastTransitionTime: Type.String({ format: "date-time" }),
+  observedGeneration: Type.Optional(Type.Integer({ minimum: 0 })),
+});
 
-/** The status the operator writes. */
-export interface WebAppStatus {
-  /** Standard conditions. */
-  conditions: Condition[];
-  /** Ready replicas of the Deployment. */
-  readyReplicas: number;
-}
-
-/** The WebApp custom resource type. */
-export const WebAppType: ResourceType<WebApp> = resourceType<WebApp>({
+/**
+ * The WebApp custom resource, declared once: its TypeScript type and its CRD (`crd.yaml` is what
+ * `main.ts --print-crds` prints) come from this declaration.
+ */
+export const WebAppType = parentSchema({
   apiVersion: "example.roperator.dev/v1alpha1",
   kind: "WebApp",
   plural: "webapps",
   namespaced: true,
+  spec: Type.Object({
+    image: Type.String({ minLength: 1, description: "The container image of the web server." }),
+    replicas: Type.Integer({ minimum: 0, default: 1 }),
+    greeting: Type.String({ default: "hello", description: "Given to the app in a ConfigMap." }),
+  }),
+  status: Type.Object({
+    conditions: Type.Array(ConditionSchema, {
+      "x-kubernetes-list-type": "map",
+      "x-kubernetes-list-map-keys": ["type"],
+    }),
+    readyReplicas: Type.Integer({ description: "Ready replicas of the Deployment." }),
+  }),
+  printerColumns: [
+    { name: "Ready", type: "string", jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+  ],
 });
 
+/** A WebApp object, as the handler sees it. */
+export type WebApp = ObjectOf<typeof WebAppType>;
+
+/** The status the operator writes. */
+export type WebAppStatus = StatusOf<typeof WebAppType>;
+
 /** The operator's settings. */
-export const configInit: OperatorConfigInit = {
+export const configInit: OperatorConfigInit<WebApp> = {
   name: "web-app-operator",
   parent: WebAppType,
   children: [
@@ -58,7 +73,7 @@ export const configInit: OperatorConfigInit = {
 };
 
 /** The validated operator config. */
-export const config: OperatorConfig = operatorConfig(configInit);
+export const config: OperatorConfig<WebApp> = operatorConfig(configInit);
 
 /**
  * Computes the desired children and the status with conditions.
@@ -73,9 +88,9 @@ export function sync(request: SyncRequest<WebApp>): SyncResponse<WebAppStatus> {
   const labels = { "app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "web-app" };
   const deployment = children.ofType(k8s.apps.v1.Deployment).get(name) as Deployment | undefined;
   const config = children.ofType(k8s.core.v1.ConfigMap).get(`${name}-config`);
-  const wanted = parent.spec?.replicas ?? 1;
+  const wanted = parent.spec.replicas; // defaulted by the API server
   const ready = deployment?.status?.readyReplicas ?? 0;
-  const greeting = parent.spec?.greeting ?? "hello";
+  const greeting = parent.spec.greeting;
   const configApplied = (config?.data as Record<string, string> | undefined)?.greeting === greeting;
   const conditions = mergeConditions(parent.status?.conditions, [
     ready >= wanted
@@ -118,7 +133,7 @@ export function sync(request: SyncRequest<WebApp>): SyncResponse<WebAppStatus> {
             spec: {
               containers: [{
                 name: "web",
-                image: parent.spec?.image ?? "nginx:1.27",
+                image: parent.spec.image,
                 ports: [{ name: "http", containerPort: 8080 }],
                 envFrom: [{ configMapRef: { name: `${name}-config` } }],
               }],

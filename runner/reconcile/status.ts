@@ -1,13 +1,19 @@
 /**
  * Writing the parent's status: the handler's status with `observedGeneration`, written only
  * when it differs from the parent's, read fresh and compared again after a conflict, and a
- * parent found gone ends the sync quietly ({@linkcode ParentGoneError}).
+ * parent found gone ends the sync quietly ({@linkcode ParentGoneError}). When the parent was
+ * declared with `parentSchema()`, a status field its CRD schema would prune is logged once per
+ * field path, and the status is compared as the API server stores it (pruned), so that such a
+ * field does not make every sync write the status again.
  *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { ApiError } from "../../client/errors.ts";
-import type { KubernetesObject } from "../../client/resource_type.ts";
+import type { KubernetesObject, ResourceType } from "../../client/resource_type.ts";
+import { isParentSchema } from "../../schema/is_parent_schema.ts";
+import { PrunedFieldReporter, withoutPrunedFields } from "../../schema/prune.ts";
+import type { StructuralSchema } from "../../schema/structural.ts";
 import { ParentGoneError, SyncError } from "../sync_error.ts";
 import { fence, type ReconcileContext, requestSignal, type SyncContext } from "./context.ts";
 
@@ -38,6 +44,41 @@ function deepEqual(a: unknown, b: unknown): boolean {
     );
 }
 
+/** Per parent type declared with `parentSchema()`: its status schema and what was reported. */
+const statusSchemas = new WeakMap<
+  ResourceType,
+  { schema: StructuralSchema; reporter: PrunedFieldReporter } | null
+>();
+
+function statusSchemaOf(
+  type: ResourceType,
+): { schema: StructuralSchema; reporter: PrunedFieldReporter } | undefined {
+  let entry = statusSchemas.get(type);
+  if (entry === undefined) {
+    const schema = isParentSchema(type) ? type.openAPIV3Schema.properties?.status : undefined;
+    entry = schema ? { schema, reporter: new PrunedFieldReporter(schema, "status") } : null;
+    statusSchemas.set(type, entry);
+  }
+  return entry ?? undefined;
+}
+
+/**
+ * The status as the API server would store it, after logging (once per field path) the fields
+ * the parent's CRD schema would prune; the status itself when the schema is not known.
+ */
+function asStored(type: ResourceType, key: string, desired: unknown): unknown {
+  const known = statusSchemaOf(type);
+  if (!known || !desired || typeof desired !== "object") return desired;
+  for (const field of known.reporter.newlyPruned(desired)) {
+    logger.warn(
+      "status field {field} of {kind} is not in its CRD schema: the API server drops it " +
+        "(declare it in the status schema)",
+      { field, kind: type.kind, parent: key },
+    );
+  }
+  return withoutPrunedFields(known.schema, desired);
+}
+
 /**
  * Writes the parent's status, with `observedGeneration` when it is an object, unless the parent
  * already has it. On a conflict the parent is read fresh and compared again (5 attempts).
@@ -64,9 +105,10 @@ export async function writeStatus(
   ) {
     desired = { ...desired as Record<string, unknown>, observedGeneration: generation };
   }
+  const stored = asStored(rc.config.parent, key, desired);
   let current = parent;
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (deepEqual(desired, current.status)) return;
+    if (deepEqual(stored, current.status)) return;
     fence(rc, ctx);
     try {
       const written = await rc.parentClient.replaceStatus(
