@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  type ControlPlane,
-  startControlPlane,
-  testControlPlane,
-} from "../testkit/control_plane.ts";
+import { type ControlPlane, startControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import type { ClientConfig } from "./client_config.ts";
 import { ApiError, NetworkError } from "./errors.ts";
 import { KubeClient, type RequestObservation } from "./kube_client.ts";

@@ -6,7 +6,7 @@ import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, type ResourceType, resourceType } from "../client/resource_type.ts";
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
-import { testControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { manifestsFor, toYaml } from "./manifests.ts";
 import { rbacFor } from "./rbac.ts";
 import { allow, validatingWebhook } from "../webhook/admission.ts";

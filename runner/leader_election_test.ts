@@ -2,7 +2,8 @@
 // judged by the clock at the moment of asking, stepping down and campaigning again, and expiry
 // judged by this instance's own observations of the Lease (not by its renewTime).
 import assert from "node:assert/strict";
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { k8s } from "../config/resource_types.ts";

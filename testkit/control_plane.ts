@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { dump as toYaml, load as fromYaml } from "js-yaml";
+import { dump as toYaml, type load as fromYaml } from "js-yaml";
 import type { ClientConfig } from "../client/client_config.ts";
 import { sleep } from "../client/_util.ts";
 import {
@@ -26,6 +26,8 @@ import {
   createSigningKey,
   issueCertificate,
 } from "./certs.ts";
+import { freePort, logTail, type ManagedProcess, spawn, stopProcess } from "./managed_process.ts";
+import { makeControlPlane } from "./control_plane_handle.ts";
 
 /** Options for {@linkcode startControlPlane}. */
 export interface ControlPlaneOptions {
@@ -172,91 +174,9 @@ export class ControlPlaneStartError extends Error {
   }
 }
 
-interface ManagedProcess {
-  name: string;
-  child: Deno.ChildProcess;
-  logPath: string;
-  exited: boolean;
-  exit: Promise<Deno.CommandStatus>;
-}
-
-let setprivAvailable: boolean | undefined;
-function hasSetpriv(): boolean {
-  if (setprivAvailable === undefined) {
-    try {
-      setprivAvailable = Deno.statSync("/usr/bin/setpriv").isFile;
-    } catch {
-      setprivAvailable = false;
-    }
-  }
-  return setprivAvailable;
-}
-
-/**
- * Starts a process whose output goes straight to a log file (no pipes held by this process) and
- * which is killed when this process dies (parent-death signal, where `setpriv` exists).
- */
-function spawn(name: string, argv: string[], dir: string): ManagedProcess {
-  const logPath = `${dir}/${name}.log`;
-  const wrapped = hasSetpriv() ? ["setpriv", "--pdeathsig", "KILL", "--", ...argv] : argv;
-  const child = new Deno.Command("bash", {
-    args: ["-c", 'exec "$@" >>"$ROPERATOR_LOG" 2>&1', "bash", ...wrapped],
-    env: { ROPERATOR_LOG: logPath },
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
-  const proc: ManagedProcess = {
-    name,
-    child,
-    logPath,
-    exited: false,
-    exit: child.status.then((s) => {
-      proc.exited = true;
-      return s;
-    }),
-  };
-  return proc;
-}
-
-async function stopProcess(proc: ManagedProcess, graceMs = 5000): Promise<void> {
-  if (proc.exited) return;
-  try {
-    proc.child.kill("SIGTERM");
-  } catch { /* already gone */ }
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), graceMs);
-  });
-  const result = await Promise.race([proc.exit, timeout]);
-  clearTimeout(timer);
-  if (result === "timeout") {
-    try {
-      proc.child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await proc.exit;
-  }
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function logTail(proc: ManagedProcess, lines = 15): Promise<string> {
-  try {
-    const text = await Deno.readTextFile(proc.logPath);
-    return text.trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
 }
 
 function b64(text: string): string {
@@ -572,177 +492,4 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await stop();
     throw error;
   }
-}
-
-/**
- * Attaches to a control plane another process started (its directory holds
- * `control-plane.json`). `stop()` of the result only releases this process's resources; the
- * control plane keeps running.
- *
- * @param dir the control plane's directory
- * @returns the control plane, without process control (`pids` is empty)
- */
-export async function attachControlPlane(dir: string): Promise<ControlPlane> {
-  const state = JSON.parse(
-    await Deno.readTextFile(`${dir}/control-plane.json`),
-  ) as ControlPlaneState;
-  const kubeconfig = fromYaml(await Deno.readTextFile(state.kubeconfigPath)) as AdminKubeconfig;
-  const pki = `${dir}/pki`;
-  const clientCa: CertificatePair = {
-    certificate: await Deno.readTextFile(`${pki}/client-ca.crt`),
-    key: await Deno.readTextFile(`${pki}/client-ca.key`),
-    certificatePath: `${pki}/client-ca.crt`,
-    keyPath: `${pki}/client-ca.key`,
-  };
-  let httpClient: Deno.HttpClient | undefined;
-  const adminFetch = (path: string, init: RequestInit = {}): Promise<Response> => {
-    httpClient ??= Deno.createHttpClient({ caCerts: [state.caCertificate] });
-    const headers = new Headers(init.headers);
-    headers.set("Authorization", `Bearer ${state.adminToken}`);
-    if (!headers.has("Accept")) headers.set("Accept", "application/json");
-    return fetch(`${state.server}${path}`, { ...init, headers, client: httpClient });
-  };
-  const notStarted = (what: string) => () =>
-    Promise.reject(
-      new TypeError(
-        `Cannot ${what} kube-apiserver: this process attached to the control plane in "${dir}" ` +
-          `and did not start it (use startControlPlane() for a private one)`,
-      ),
-    );
-  return makeControlPlane(state, {
-    kubeconfig,
-    clientCa,
-    adminFetch,
-    pids: {},
-    killApiServer: notStarted("kill"),
-    startApiServer: notStarted("start"),
-    stop: () => {
-      httpClient?.close();
-      httpClient = undefined;
-      return Promise.resolve();
-    },
-  });
-}
-
-/** The environment variable through which a test run shares one control plane. */
-export const SHARED_CONTROL_PLANE_ENV = "ROPERATOR_TEST_CONTROLPLANE";
-
-/**
- * The control plane for a test file: the one shared by the whole test run when
- * `ROPERATOR_TEST_CONTROLPLANE` names its directory (as `deno task test` arranges), else a new
- * one. Either way, `stop()` it at the end of the file; isolate tests by namespace.
- *
- * @param options options for a new control plane
- * @returns the control plane
- */
-export async function testControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const shared = Deno.env.get(SHARED_CONTROL_PLANE_ENV);
-  if (shared) return await attachControlPlane(shared);
-  return await startControlPlane(options);
-}
-
-interface Internals {
-  kubeconfig: AdminKubeconfig;
-  clientCa: CertificatePair;
-  adminFetch: (path: string, init?: RequestInit) => Promise<Response>;
-  pids: Record<string, number>;
-  killApiServer: () => Promise<void>;
-  startApiServer: () => Promise<number>;
-  stop: () => Promise<void>;
-}
-
-function makeControlPlane(state: ControlPlaneState, internals: Internals): ControlPlane {
-  let minted = 0;
-  const { adminFetch } = internals;
-  const mintUser = async (
-    name: string,
-    options: { groups?: string[] } = {},
-  ): Promise<UserCredentials> => {
-    const groups = options.groups ?? [];
-    const file = `user-${++minted}-${name.replace(/[^\w.-]/g, "_")}`;
-    const pair = await issueCertificate(internals.clientCa, file, {
-      commonName: name,
-      organizations: groups,
-      usage: "clientAuth",
-    });
-    const kubeconfigPath = `${state.dir}/${file}.kubeconfig`;
-    const config = {
-      ...internals.kubeconfig,
-      users: [{
-        name,
-        user: { "client-certificate": pair.certificatePath, "client-key": pair.keyPath },
-      }],
-      contexts: [{ name: "roperator-test", context: { cluster: "roperator-test", user: name } }],
-    };
-    await Deno.writeTextFile(kubeconfigPath, toYaml(config));
-    const token = state.tokens[name];
-    return {
-      name,
-      groups,
-      certificate: pair.certificate,
-      key: pair.key,
-      kubeconfigPath,
-      ...(token === undefined ? {} : { token }),
-    };
-  };
-  const serviceAccountToken = async (
-    namespace: string,
-    name: string,
-    options: { expirationSeconds?: number; create?: boolean } = {},
-  ): Promise<string> => {
-    const json = { "Content-Type": "application/json" };
-    if (options.create ?? true) {
-      const res = await adminFetch(`/api/v1/namespaces/${namespace}/serviceaccounts`, {
-        method: "POST",
-        headers: json,
-        body: JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name } }),
-      });
-      await res.body?.cancel();
-      if (!res.ok && res.status !== 409) {
-        throw new Error(`Cannot create service account "${namespace}/${name}": ${res.status}`);
-      }
-    }
-    const res = await adminFetch(
-      `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-      {
-        method: "POST",
-        headers: json,
-        body: JSON.stringify({
-          apiVersion: "authentication.k8s.io/v1",
-          kind: "TokenRequest",
-          spec: { expirationSeconds: options.expirationSeconds ?? 3600 },
-        }),
-      },
-    );
-    const body = await res.json();
-    if (!res.ok) {
-      throw new Error(
-        `Cannot request a token for "${namespace}/${name}": ${res.status} ${body?.message ?? ""}`,
-      );
-    }
-    return body.status.token as string;
-  };
-  return {
-    ...state,
-    kubeconfig: internals.kubeconfig,
-    clientConfig: {
-      server: state.server,
-      caCertificates: [state.caCertificate],
-      credentials: { kind: "token", token: state.adminToken },
-    },
-    pids: internals.pids,
-    mintUser,
-    serviceAccountToken,
-    adminFetch,
-    killApiServer: internals.killApiServer,
-    startApiServer: internals.startApiServer,
-    restartApiServer: async () => {
-      const started = performance.now();
-      await internals.killApiServer();
-      await internals.startApiServer();
-      return Math.round(performance.now() - started);
-    },
-    stop: internals.stop,
-    [Symbol.asyncDispose]: internals.stop,
-  };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type ControlPlane, startControlPlane, testControlPlane } from "./control_plane.ts";
+import { type ControlPlane, startControlPlane } from "./control_plane.ts";
+import { testControlPlane } from "./shared_control_plane.ts";
 
 function alive(pid: number): boolean {
   try {

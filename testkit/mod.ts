@@ -16,16 +16,18 @@
  */
 export {
   type AdminKubeconfig,
-  attachControlPlane,
   type ControlPlane,
   type ControlPlaneOptions,
   ControlPlaneStartError,
   type ControlPlaneState,
-  SHARED_CONTROL_PLANE_ENV,
   startControlPlane,
-  testControlPlane,
   type UserCredentials,
 } from "./control_plane.ts";
+export {
+  attachControlPlane,
+  SHARED_CONTROL_PLANE_ENV,
+  testControlPlane,
+} from "./shared_control_plane.ts";
 export {
   binarySearchPath,
   type ControlPlaneBinaries,

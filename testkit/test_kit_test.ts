@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "./crds.ts";
-import { type ControlPlane, testControlPlane } from "./control_plane.ts";
+import type { ControlPlane } from "./control_plane.ts";
+import { testControlPlane } from "./shared_control_plane.ts";
 import { ResourceAssertionError } from "./assertions.ts";
 import { TEST_NAMESPACE_LABEL } from "./kit_lifecycle.ts";
 import { ReconcileFailedError, ReconcileTimeoutError } from "./sync_tracker.ts";

@@ -3,7 +3,8 @@
 // rate-limited per object; and an Event that cannot be written never fails a sync.
 import { createNamespace, eventually } from "./helpers.ts";
 import assert from "node:assert/strict";
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { deployServiceAccount } from "../testkit/service_account.ts";
 import { KubeClient } from "../client/kube_client.ts";

@@ -5,7 +5,8 @@
 // Lease so that the follower takes over at once.
 import assert from "node:assert/strict";
 
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { deployServiceAccount } from "../testkit/service_account.ts";
 import { KubeClient } from "../client/kube_client.ts";

@@ -3,7 +3,8 @@
 // flag to add, with no stack trace.
 import assert from "node:assert/strict";
 import { load as parseYaml } from "js-yaml";
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions } from "../testkit/crds.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";

@@ -4,7 +4,8 @@
 // not work (a watch refused for longer than `readinessGraceMs`).
 import assert from "node:assert/strict";
 import { createNamespace, eventually } from "./helpers.ts";
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { startFaultProxy } from "../testkit/fault_proxy.ts";
 import { deployServiceAccount } from "../testkit/service_account.ts";

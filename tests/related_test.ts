@@ -8,7 +8,7 @@ import { type KubernetesObject, resourceType } from "../client/resource_type.ts"
 import { k8s } from "../config/resource_types.ts";
 import { relatedResource } from "../config/related.ts";
 import type { SyncRequest, SyncResponse } from "../handler/handler.ts";
-import { testControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { testCustomResourceDefinition } from "../testkit/crds.ts";
 import { TestKit } from "../testkit/test_kit.ts";
 

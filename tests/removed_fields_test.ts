@@ -1,7 +1,8 @@
 // Removing a field from a desired child reaches the cluster, with each writing strategy, and a
 // child whose fields the API server defaults is not rewritten at every sync.
 import assert from "node:assert/strict";
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";

@@ -1,7 +1,7 @@
 // runOperator against the real control plane: SIGTERM stops the operator gracefully and the
 // promise resolves, so the program decides how to exit (the library never calls Deno.exit).
 import assert from "node:assert/strict";
-import { testControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import Type from "typebox";
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions } from "../testkit/crds.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ApiError } from "../client/errors.ts";

@@ -25,7 +25,8 @@ import {
   type Tracer,
   type TracerProvider,
 } from "@opentelemetry/api";
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
 import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";

@@ -6,7 +6,8 @@ import { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, type ResourceType, resourceType } from "../client/resource_type.ts";
 import { k8s } from "../k8s/mod.ts";
-import { type ControlPlane, testControlPlane } from "../testkit/control_plane.ts";
+import type { ControlPlane } from "../testkit/control_plane.ts";
+import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions } from "../testkit/crds.ts";
 import {
   createCertificateAuthority,

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { SHARED_CONTROL_PLANE_ENV, startControlPlane } from "../testkit/control_plane.ts";
+import { startControlPlane } from "../testkit/control_plane.ts";
+import { SHARED_CONTROL_PLANE_ENV } from "../testkit/shared_control_plane.ts";
 
 const [command, ...args] = Deno.args;
 if (!command) {

@@ -23,8 +23,8 @@ import {
   type ControlPlane,
   type ControlPlaneOptions,
   startControlPlane,
-  testControlPlane,
 } from "../../testkit/control_plane.ts";
+import { testControlPlane } from "../../testkit/shared_control_plane.ts";
 import {
   installCustomResourceDefinitions,
   testCustomResourceDefinition,
