@@ -12,7 +12,7 @@ import { getLogger } from "@logtape/logtape";
 import type { KubeClient } from "../client/kube_client.ts";
 import { ResourceClient } from "../client/resource_client.ts";
 import { type KubernetesObject, type ResourceType, typeKey } from "../client/resource_type.ts";
-import type { CacheTransform, OperatorConfig } from "../config/operator_config.ts";
+import type { OperatorConfig } from "../config/operator_config.ts";
 import type { RelatedResource } from "../config/related.ts";
 import {
   type HandlerObject,
@@ -23,8 +23,9 @@ import {
 import { KeyedBackoff } from "../handler/backoff.ts";
 import type { Informer } from "./informer.ts";
 import type { InformerChange } from "./informer_options.ts";
-import { objectKey, pruneCachedObject } from "./cache_object.ts";
+import { objectKey } from "./cache_object.ts";
 import { parentUidOf } from "./ownership.ts";
+import { relatedTransformFor, transformFor } from "./cache_transforms.ts";
 import { type InformerHandle, InformerPool } from "./informer_pool.ts";
 import { WorkQueue } from "./work_queue.ts";
 import { RelatedIndex, resolveRefs } from "./related_index.ts";
@@ -93,50 +94,6 @@ export interface ControllerOptions {
   events?: EventRecorder;
   /** Shares informers with other controllers; by default the controller has its own. */
   informers?: InformerPool;
-}
-
-const composedTransforms = new WeakMap<
-  CacheTransform,
-  Map<string, (object: KubernetesObject) => KubernetesObject>
->();
-
-/**
- * The cache transform of one type: the built-in pruning, then the user's transform. The same
- * function is returned for the same user transform and type, so informers can be shared.
- */
-function transformFor(
-  transform: CacheTransform | undefined,
-  type: ResourceType,
-): ((object: KubernetesObject) => KubernetesObject) | undefined {
-  if (transform === undefined) return undefined;
-  let byType = composedTransforms.get(transform);
-  if (byType === undefined) composedTransforms.set(transform, byType = new Map());
-  const key = typeKey(type);
-  let composed = byType.get(key);
-  if (composed === undefined) {
-    composed = (object) => transform(pruneCachedObject(object), type);
-    byType.set(key, composed);
-  }
-  return composed;
-}
-
-const relatedTransforms = new WeakMap<object, (object: KubernetesObject) => KubernetesObject>();
-
-/**
- * The cache transform of a related type: the built-in pruning, then the declaration's. The same
- * function for the same declaration, so informers can be shared.
- */
-function relatedTransformFor(
-  declaration: RelatedResource<KubernetesObject, never>,
-): ((object: KubernetesObject) => KubernetesObject) | undefined {
-  const transform = declaration.transform;
-  if (transform === undefined) return undefined;
-  let composed = relatedTransforms.get(declaration);
-  if (composed === undefined) {
-    composed = (object) => transform.call(declaration, pruneCachedObject(object));
-    relatedTransforms.set(declaration, composed);
-  }
-  return composed;
 }
 
 /** Runs the informers and the sync loop of one operator. */
