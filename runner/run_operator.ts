@@ -434,6 +434,8 @@ async function startGroup(
     client.close();
     throw error;
   }
+  // One set of process metrics per process, with the first operator's.
+  const processMetrics = metrics[0]!.trackProcess();
   for (const [i, { config, handler }] of entries.entries()) {
     running.push(run(config, handler, { client, pool, metrics: metrics[i]! }));
   }
@@ -443,6 +445,7 @@ async function startGroup(
     stopping ??= (async () => {
       await Promise.all(running.map((r) => r.stop(drainTimeoutMs)));
       await server?.shutdown();
+      processMetrics.stop();
       client.close();
       for (const r of running) logger.info("operator {name} stopped", { name: r.config.name });
     })();
