@@ -120,11 +120,23 @@ function checkNetPermission(name: string, clientConfig: ClientConfig): void {
   }
 }
 
-async function checkTypes(config: OperatorConfig, client: KubeClient): Promise<void> {
-  for (const type of [config.parent, ...config.children.map((c) => c.type)]) {
+/**
+ * Checks that the API server serves every type of the config, as declared (plural and scope).
+ *
+ * @param config the operator config
+ * @param client the client
+ * @throws {OperatorFatalError} for the first declared type that is not served as declared
+ */
+export async function checkServedTypes(config: OperatorConfig, client: KubeClient): Promise<void> {
+  const types = [config.parent, ...config.children.map((c) => c.type)];
+  // Asked all at once; checked in declared order, so the first type at fault is reported.
+  const answers = await Promise.allSettled(types.map((type) => discoverResourceType(client, type)));
+  for (const [i, type] of types.entries()) {
+    const answer = answers[i]!;
     let served;
     try {
-      served = await discoverResourceType(client, type);
+      if (answer.status === "rejected") throw answer.reason;
+      served = answer.value;
     } catch (error) {
       const hint = permissionHint(error);
       const detail = hint
@@ -418,7 +430,10 @@ async function startGroup(
     { observe: (o) => metrics[0]!.request(o) },
   );
   try {
-    for (const { config } of entries) await checkTypes(config, client);
+    const checks = await Promise.allSettled(
+      entries.map(({ config }) => checkServedTypes(config, client)),
+    );
+    for (const check of checks) if (check.status === "rejected") throw check.reason;
   } catch (error) {
     client.close();
     throw error;
