@@ -10,13 +10,15 @@
  *
  * Flags:
  *
- * - `--only <list>`: workloads among decode, converge, steady, latency, startup, memory;
+ * - `--only <list>`: workloads among decode, converge, steady, latency, startup, memory, large;
  * - `--parents <n>`: parents of converge, steady state and latency (default 500); start-up uses
  *   2n parents (`--startup-parents`), memory 20n ConfigMaps (`--memory-objects`);
  * - `--rounds <n>` (converge, default 5), `--edits <n>` (latency, default 200),
  *   `--startup-runs <n>` (default 5);
  * - `--contenders <list>`: among ours, floor, node (default all three);
  * - `--log-level <level>`: the operator's (default info, as `operatorMain`'s);
+ * - `--v8-flags <list>`: V8 flags for the operator, the floor and the hello-world (memory), such
+ *   as `--max-semi-space-size=1`;
  * - `--cpu-prof`: profile the operator and the floor into the run's directory (summarise with
  *   `bench/profile_summary.ts`);
  * - `--doc` / `--no-doc`: rewrite the figures in BENCHMARKS.md (by default only a complete run
@@ -36,6 +38,7 @@ import { KubeClient, ResourceClient } from "../client/mod.ts";
 import {
   type ControlPlane,
   installCustomResourceDefinitions,
+  parsePrometheusText,
   startControlPlane,
   testCustomResourceDefinition,
 } from "../testkit/mod.ts";
@@ -55,6 +58,7 @@ import {
   REPO_DIR,
   type ReportedMemory,
   startContender,
+  startHello,
   waitIdle,
   waitReady,
 } from "./lib/contenders.ts";
@@ -71,10 +75,24 @@ import {
   quantile,
   textTable,
 } from "./lib/stats.ts";
-import { BenchParentType, OPERATOR_NAME, OWNERSHIP_LABEL, TRACKING_LABEL } from "./workload.ts";
+import {
+  type BenchParentSpec,
+  BenchParentType,
+  OPERATOR_NAME,
+  OWNERSHIP_LABEL,
+  TRACKING_LABEL,
+} from "./workload.ts";
 
 /** The workloads, in the order they run. */
-export const WORKLOADS = ["decode", "converge", "steady", "latency", "startup", "memory"] as const;
+export const WORKLOADS = [
+  "decode",
+  "converge",
+  "steady",
+  "latency",
+  "startup",
+  "memory",
+  "large",
+] as const;
 /** A workload's name. */
 export type WorkloadName = typeof WORKLOADS[number];
 
@@ -100,6 +118,8 @@ export interface HarnessOptions {
   logLevel: string;
   /** Profile the operator and the floor. */
   cpuProf: boolean;
+  /** V8 flags of the Deno contenders and the hello-world. */
+  v8Flags: string[];
   /** Update BENCHMARKS.md. */
   doc: boolean;
   /** Keep logs and the control plane's directory. */
@@ -133,6 +153,7 @@ export function parseHarnessArgs(args: string[]): HarnessOptions {
       "memory-objects": { type: "string" },
       "log-level": { type: "string", default: "info" },
       "cpu-prof": { type: "boolean", default: false },
+      "v8-flags": { type: "string", default: "" },
       doc: { type: "boolean" },
       "no-doc": { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
@@ -162,7 +183,7 @@ export function parseHarnessArgs(args: string[]): HarnessOptions {
   }
   const parents = positive("parents", values.parents);
   const complete = only.size === WORKLOADS.length && parents === FULL_SCALE_PARENTS &&
-    contenders.length === 3 && values["startup-parents"] === undefined &&
+    contenders.length === 3 && values["startup-parents"] === undefined && !values["v8-flags"] &&
     values["memory-objects"] === undefined;
   return {
     only,
@@ -179,6 +200,7 @@ export function parseHarnessArgs(args: string[]): HarnessOptions {
       : positive("memory-objects", values["memory-objects"]),
     logLevel: values["log-level"]!,
     cpuProf: values["cpu-prof"]!,
+    v8Flags: values["v8-flags"]!.split(",").map((f) => f.trim()).filter((f) => f !== ""),
     doc: values["no-doc"] ? false : values.doc ?? complete,
     keep: values.keep!,
     verbose: values.verbose!,
@@ -258,6 +280,34 @@ export interface MemorySample {
   reported: ReportedMemory;
 }
 
+/** The bare hello-world's idle memory, under the operator's flags: the floor of idle RSS. */
+export interface HelloSample {
+  /** RSS and peak RSS from /proc 3 s after it answered `/ready`. */
+  beforeGc: ProcMemory;
+  /** RSS and peak RSS from /proc after a full "last-resort" GC. */
+  afterGc: ProcMemory;
+  /** What the process reported after the GC. */
+  reported: ReportedMemory;
+}
+
+/** Large objects: a few parents of hundreds of kB each, cached. */
+export interface LargeSample {
+  /** Which contender. */
+  contender: ContenderName;
+  /** Parents. */
+  parents: number;
+  /** Bytes of payload per parent. */
+  bytesPerParent: number;
+  /** `roperator_cached_bytes`, summed over the types: the JSON size of the caches. */
+  cachedBytes: number;
+  /** RSS and peak RSS from /proc 3 s after the contender is idle, as it runs. */
+  beforeGc: ProcMemory;
+  /** RSS and peak RSS from /proc after a full GC. */
+  afterGc: ProcMemory;
+  /** What the process reported after the GC. */
+  reported: ReportedMemory;
+}
+
 /** Watch decoding. */
 export interface DecodeResult {
   /** The micro-benchmarks `deno bench --json` reported. */
@@ -294,6 +344,10 @@ export interface BenchResults {
   startup: StartupSample[];
   /** Memory. */
   memory: MemorySample[];
+  /** The hello-world's idle memory (with the memory or large workload). */
+  hello?: HelloSample;
+  /** Large objects. */
+  large?: LargeSample[];
   /** Watch decoding. */
   decode?: DecodeResult;
   /** Workloads that failed, with the error. */
@@ -350,6 +404,7 @@ function contenderOptions(env: Env, namespace: string, label: string): Contender
     ...(env.options.cpuProf
       ? { runtimeFlags: ["--cpu-prof", `--cpu-prof-dir=${env.runDir}/profiles/${label}`] }
       : {}),
+    ...(env.options.v8Flags.length ? { v8Flags: env.options.v8Flags } : {}),
   };
 }
 
@@ -715,9 +770,91 @@ async function measureMemory(
   }
 }
 
+/** Measures the bare hello-world's idle memory, once per run. */
+async function measureHello(env: Env): Promise<void> {
+  if (env.results.hello) return;
+  const options = { ...contenderOptions(env, "default", "memory-hello"), exposeGc: true };
+  delete options.runtimeFlags;
+  const hello = startHello(options);
+  try {
+    await waitReady(hello, 60_000, 20);
+    await sleep(3000);
+    const beforeGc = await procMemory(hello.process.pid);
+    const reported = await hello.memory(true);
+    await sleep(500);
+    const afterGc = await procMemory(hello.process.pid);
+    env.results.hello = { beforeGc, afterGc, reported };
+    log(`memory hello-world idle: RSS ${formatMiB(beforeGc.rss)} → ${formatMiB(afterGc.rss)}`);
+  } finally {
+    await hello.process.stop(10_000);
+  }
+}
+
+/** Parents of the large-object workload, and the payload of each. */
+const LARGE_PARENTS = 20;
+const LARGE_BYTES = 500_000;
+
+async function runLarge(env: Env): Promise<void> {
+  await measureHello(env);
+  if (!env.results.memory.some((s) => s.contender === "ours" && s.state === "idle")) {
+    await createNamespace(env.client, "memory-idle");
+    await measureMemory(env, "ours", "memory-idle", "idle", 0);
+  }
+  log(`large: creating ${LARGE_PARENTS} parents of ${formatMiB(LARGE_BYTES)}`);
+  await createNamespace(env.client, "large");
+  const parents = new ResourceClient(env.client, BenchParentType, "large");
+  await forEachConcurrent(Array.from({ length: LARGE_PARENTS }, (_, i) => i), 4, async (i) => {
+    await parents.create({
+      apiVersion: BenchParentType.apiVersion,
+      kind: BenchParentType.kind,
+      metadata: { name: parentName(i), namespace: "large" },
+      spec: { value: `v${i}`, payload: "x".repeat(LARGE_BYTES) } as BenchParentSpec,
+    });
+  });
+  await settle(3000);
+  const options = { ...contenderOptions(env, "large", "large"), exposeGc: true };
+  delete options.runtimeFlags;
+  const contender = startContender("ours", options);
+  try {
+    await waitReady(contender, 120_000, 20);
+    await waitIdle(contender, LARGE_PARENTS);
+    await sleep(3000);
+    const beforeGc = await procMemory(contender.process.pid);
+    const cachedBytes = await scrapeSum(contender.readyUrl, "roperator_cached_bytes");
+    const reported = await contender.memory!(true);
+    await sleep(500);
+    const afterGc = await procMemory(contender.process.pid);
+    (env.results.large ??= []).push({
+      contender: "ours",
+      parents: LARGE_PARENTS,
+      bytesPerParent: LARGE_BYTES,
+      cachedBytes,
+      beforeGc,
+      afterGc,
+      reported,
+    });
+    log(
+      `large ours: ${formatMiB(cachedBytes)} cached; RSS ${formatMiB(beforeGc.rss)} → ` +
+        `${formatMiB(afterGc.rss)} after a full GC (peak ${formatMiB(afterGc.peakRss)})`,
+    );
+  } finally {
+    await stopContender(contender);
+  }
+}
+
+/** Sums a metric's samples on the contender's `/metrics` (next to its `/ready`). */
+async function scrapeSum(readyUrl: string, name: string): Promise<number> {
+  const response = await fetch(readyUrl.replace(/\/ready$/, "/metrics"), {
+    signal: AbortSignal.timeout(10_000),
+  });
+  const samples = parsePrometheusText(await response.text());
+  return samples.filter((s) => s.name === name).reduce((n, s) => n + s.value, 0);
+}
+
 async function runMemory(env: Env): Promise<void> {
   const { memoryObjects } = env.options;
   const contenders = env.options.contenders.filter((c) => c !== "floor");
+  await measureHello(env);
   await createNamespace(env.client, "memory-idle");
   for (const name of contenders) await measureMemory(env, name, "memory-idle", "idle", 0);
   log(`memory: creating ${memoryObjects} ConfigMaps of about 1 KiB`);
@@ -884,12 +1021,24 @@ function buildRows(results: BenchResults, options: HarnessOptions): Row[] {
     const nodeIdle = find("node", "idle");
     const nodeLoaded = find("node", "loaded");
     const objects = options.memoryObjects;
+    const hello = results.hello;
+    if (hello) {
+      rows.push({
+        workload: "memory: RSS idle of a bare Deno.serve hello-world (same flags; after a full GC)",
+        ours: hello.afterGc.rss,
+        format: formatMiB,
+        ratios: false,
+        target: "",
+      });
+    }
+    const idleBudget = hello ? hello.afterGc.rss + 15 * 1048576 : undefined;
     rows.push({
       workload: "memory: RSS idle (nothing cached; after a full GC)",
       ...(oursIdle ? { ours: oursIdle.afterGc.rss } : {}),
       ...(nodeIdle ? { node: nodeIdle.afterGc.rss } : {}),
       format: formatMiB,
-      target: "",
+      target: idleBudget === undefined ? "" : `≤ ${formatMiB(idleBudget)} (hello-world + 15 MiB)`,
+      ...(oursIdle && idleBudget !== undefined ? { met: oursIdle.afterGc.rss <= idleBudget } : {}),
       ratios: true,
     });
     const budget = oursIdle ? oursIdle.afterGc.rss + 3 * 1024 * objects : undefined;
@@ -928,7 +1077,10 @@ function buildRows(results: BenchResults, options: HarnessOptions): Row[] {
       ...(oursLoaded ? { ours: oursLoaded.beforeGc.rss } : {}),
       ...(nodeLoaded ? { node: nodeLoaded.beforeGc.rss } : {}),
       format: formatMiB,
-      target: "",
+      target: oursLoaded
+        ? `≤ ${formatMiB(1.3 * oursLoaded.afterGc.rss)} (1.3× after GC)`
+        : "≤ 1.3× after GC",
+      ...(oursLoaded ? { met: oursLoaded.beforeGc.rss <= 1.3 * oursLoaded.afterGc.rss } : {}),
       ratios: true,
     });
     rows.push({
@@ -944,8 +1096,49 @@ function buildRows(results: BenchResults, options: HarnessOptions): Row[] {
       ...(oursLoaded ? { ours: oursLoaded.afterGc.peakRss } : {}),
       ...(nodeLoaded ? { node: nodeLoaded.afterGc.peakRss } : {}),
       format: formatMiB,
-      target: "",
+      target: oursLoaded
+        ? `≤ ${formatMiB(1.15 * oursLoaded.beforeGc.rss)} (1.15× as it runs)`
+        : "≤ 1.15× as it runs",
+      ...(oursLoaded ? { met: oursLoaded.afterGc.peakRss <= 1.15 * oursLoaded.beforeGc.rss } : {}),
       ratios: true,
+    });
+  }
+  const large = results.large?.find((s) => s.contender === "ours");
+  if (large) {
+    const idle = results.memory.find((s) => s.contender === "ours" && s.state === "idle");
+    const budget = idle ? idle.afterGc.rss + 3 * large.cachedBytes : undefined;
+    rows.push({
+      workload: `large objects: ${large.parents} parents of ${
+        formatMiB(large.bytesPerParent)
+      }, cached bytes (roperator_cached_bytes)`,
+      ours: large.cachedBytes,
+      format: formatMiB,
+      ratios: false,
+      target: "",
+    });
+    rows.push({
+      workload: "  RSS with them as it runs (no forced GC)",
+      ours: large.beforeGc.rss,
+      format: formatMiB,
+      ratios: false,
+      target: budget === undefined
+        ? "≤ idle + 3 × cached bytes"
+        : `≤ ${formatMiB(budget)} (idle + 3 × cached bytes)`,
+      ...(budget !== undefined ? { met: large.beforeGc.rss <= budget } : {}),
+    });
+    rows.push({
+      workload: "  RSS with them after a full GC",
+      ours: large.afterGc.rss,
+      format: formatMiB,
+      ratios: false,
+      target: "",
+    });
+    rows.push({
+      workload: "  peak RSS",
+      ours: large.afterGc.peakRss,
+      format: formatMiB,
+      ratios: false,
+      target: "",
     });
   }
   return rows;
@@ -1187,6 +1380,7 @@ export async function main(args: string[]): Promise<number> {
         ["latency", () => runSteadyAndLatency(env)],
         ["startup", () => runStartup(env)],
         ["memory", () => runMemory(env)],
+        ["large", () => runLarge(env)],
       ];
       for (const [workload, run] of steps) {
         const selected = workload === "latency"

@@ -16,20 +16,9 @@
  */
 import { operatorMain } from "../mod.ts";
 import { benchConfigInit, benchSync } from "./workload.ts";
+import { memoryReport } from "./lib/memory_report.ts";
 
-/** What `GET /memory` answers, in bytes. */
-export interface MemoryReport {
-  /** Resident set size. */
-  rss: number;
-  /** V8 heap reserved. */
-  heapTotal: number;
-  /** V8 heap in use. */
-  heapUsed: number;
-  /** Memory outside the V8 heap held by JS objects (buffers). */
-  external: number;
-  /** Whether a full GC ran before the reading. */
-  gc: boolean;
-}
+export { type MemoryReport, memoryReport } from "./lib/memory_report.ts";
 
 /**
  * Takes `--debug-port <n>` out of the arguments.
@@ -54,27 +43,6 @@ export function splitDebugPort(args: readonly string[]): { port?: number; rest: 
     throw new TypeError(`--debug-port must be a port number`);
   }
   return port === undefined ? { rest } : { port, rest };
-}
-
-/** The `gc` function V8 exposes with `--expose-gc`. */
-type GcFunction = (options?: { type?: string; execution?: string; flavor?: string }) => void;
-
-/**
- * Reads the memory of this process, after a full GC when asked and available. The GC is V8's
- * "last-resort" major collection, which also shrinks the heap's committed pages, so the reading
- * is the memory the process keeps rather than what the allocator has not returned yet.
- *
- * @param gc collect garbage first (needs `--v8-flags=--expose-gc`)
- * @returns the reading
- */
-export function memoryReport(gc: boolean): MemoryReport {
-  const collect = (globalThis as { gc?: GcFunction }).gc;
-  const collected = gc && typeof collect === "function";
-  if (collected) {
-    collect();
-    collect({ type: "major", execution: "sync", flavor: "last-resort" });
-  }
-  return { ...Deno.memoryUsage(), gc: collected };
 }
 
 if (import.meta.main) {

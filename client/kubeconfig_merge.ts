@@ -9,7 +9,7 @@
 import { delimiter, dirname, isAbsolute, resolve } from "node:path";
 import { describeFileError, permissionCheckedEnv, readPermissionProblem } from "./config_error.ts";
 import { kubeconfigError, put } from "./kubeconfig_fields.ts";
-import { type Kubeconfig, parseKubeconfig } from "./kubeconfig_parse.ts";
+import type { Kubeconfig } from "./kubeconfig_parse.ts";
 
 /** Options for {@linkcode readKubeconfigs}. */
 export interface ReadKubeconfigsOptions {
@@ -131,6 +131,8 @@ export async function readKubeconfigs(options?: ReadKubeconfigsOptions): Promise
     const text = await readConfigFile(path, optional);
     if (text === undefined) continue;
     read.push(path);
+    // Loaded with the first file read: the YAML parser is not part of a run in a pod.
+    const { parseKubeconfig } = await import("./kubeconfig_parse.ts");
     const config = parseKubeconfig(text, { path });
     resolvePaths(config, path);
     for (const entry of config.clusters) {

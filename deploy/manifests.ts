@@ -14,6 +14,7 @@
 import { dump } from "js-yaml";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig } from "../config/operator_config.ts";
+import { type CacheSize, containerMemoryFor, DEFAULT_CACHE_SIZE } from "./memory.ts";
 import { rbacFor } from "./rbac.ts";
 import { webhookManifests } from "../webhook/settings.ts";
 
@@ -37,8 +38,16 @@ export interface ManifestsOptions {
   args?: string[];
   /** Extra environment variables of the container (written sorted by name). */
   env?: Record<string, string>;
-  /** Compute resources of the container; none when absent. */
+  /**
+   * Compute resources of the container. The memory request and limit not given here follow from
+   * {@linkcode ManifestsOptions.cache} by the formula of `containerMemoryFor`.
+   */
   resources?: ContainerResources;
+  /**
+   * What the operator caches, to size its memory request and limit (`containerMemoryFor`).
+   * Default: 2,000 objects of 4 KiB (`DEFAULT_CACHE_SIZE`): a 112Mi request, a 144Mi limit.
+   */
+  cache?: CacheSize;
   /**
    * The user id the container runs as. Default 65532 (the `nonroot` user of distroless
    * images): `runAsNonRoot` needs a numeric id when the image names its user.
@@ -195,12 +204,11 @@ export function manifestsFor(
       { name: "webhook", containerPort: webhooks.port, protocol: "TCP" },
     ];
   }
-  if (options.resources !== undefined) {
-    const resources: Record<string, Record<string, string>> = {};
-    if (options.resources.requests) resources.requests = { ...options.resources.requests };
-    if (options.resources.limits) resources.limits = { ...options.resources.limits };
-    container.resources = resources;
-  }
+  const memory = containerMemoryFor(options.cache ?? DEFAULT_CACHE_SIZE);
+  container.resources = {
+    requests: { memory: memory.request, ...options.resources?.requests },
+    limits: { memory: memory.limit, ...options.resources?.limits },
+  };
   container.securityContext = {
     allowPrivilegeEscalation: false,
     readOnlyRootFilesystem: true,

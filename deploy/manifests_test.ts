@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { loadAll } from "js-yaml";
 import { ApiError } from "../client/errors.ts";
 import { KubeClient } from "../client/kube_client.ts";
@@ -7,7 +8,8 @@ import { type KubernetesObject, type ResourceType, resourceType } from "../clien
 import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
 import { testControlPlane } from "../testkit/shared_control_plane.ts";
-import { manifestsFor, toYaml } from "./manifests.ts";
+import { manifestsFor, type ManifestsOptions, toYaml } from "./manifests.ts";
+import { containerMemoryFor, DEFAULT_CACHE_SIZE } from "./memory.ts";
 import { rbacFor } from "./rbac.ts";
 import { allow, validatingWebhook } from "../webhook/admission.ts";
 import { conversionWebhook } from "../webhook/conversion.ts";
@@ -422,4 +424,59 @@ Deno.test("manifestsFor: with webhooks, the webhook port, its Service, the confi
       ),
     /webhooks\.hostname is "127\.0\.0\.1"/,
   );
+});
+Deno.test("manifestsFor: the memory request and limit follow containerMemoryFor", () => {
+  const memoryOf = (options: Partial<ManifestsOptions>) =>
+    statefulSet(manifestsFor(operatorConfig(base), { image: IMAGE, ...options })).container
+      .resources;
+  // Default: 2,000 objects of 4 KiB.
+  const fallback = containerMemoryFor(DEFAULT_CACHE_SIZE);
+  assert.deepEqual(memoryOf({}), {
+    requests: { memory: fallback.request },
+    limits: { memory: fallback.limit },
+  });
+  assert.deepEqual(fallback, {
+    request: "112Mi",
+    limit: "144Mi",
+    requestBytes: 112 * 1048576,
+    limitBytes: 144 * 1048576,
+  });
+  // Sized for the cache: 10,000 objects of 1 KiB; 20 objects of 500 kB.
+  assert.deepEqual(memoryOf({ cache: { objects: 10_000, objectBytes: 1024 } }), {
+    requests: { memory: "128Mi" },
+    limits: { memory: "160Mi" },
+  });
+  assert.deepEqual(memoryOf({ cache: { objects: 20, objectBytes: 500_000 } }), {
+    requests: { memory: "112Mi" },
+    limits: { memory: "208Mi" },
+  });
+  // What is given explicitly wins, key by key.
+  assert.deepEqual(
+    memoryOf({
+      cache: { objects: 10_000, objectBytes: 1024 },
+      resources: { requests: { cpu: "50m" }, limits: { memory: "1Gi" } },
+    }),
+    { requests: { memory: "128Mi", cpu: "50m" }, limits: { memory: "1Gi" } },
+  );
+});
+
+Deno.test("containerMemoryFor: grows with the objects and their size, the limit never below the request", () => {
+  fc.assert(
+    fc.property(
+      fc.nat(1_000_000),
+      fc.nat(2_000_000),
+      fc.integer({ min: 1, max: 5000 }),
+      (objects, objectBytes, pageSize) => {
+        const m = containerMemoryFor({ objects, objectBytes, pageSize });
+        const more = containerMemoryFor({ objects: objects + 100, objectBytes, pageSize });
+        const larger = containerMemoryFor({ objects, objectBytes: objectBytes + 1024, pageSize });
+        return m.limitBytes >= m.requestBytes && m.requestBytes >= 72 * 1048576 &&
+          m.requestBytes % (16 * 1048576) === 0 &&
+          more.requestBytes >= m.requestBytes && more.limitBytes >= m.limitBytes &&
+          larger.requestBytes >= m.requestBytes && larger.limitBytes >= m.limitBytes;
+      },
+    ),
+  );
+  assert.throws(() => containerMemoryFor({ objects: -1, objectBytes: 1 }), RangeError);
+  assert.throws(() => containerMemoryFor({ objects: 1, objectBytes: 1, pageSize: 0 }), RangeError);
 });

@@ -40,3 +40,9 @@ export {
   type PermissionFlagsOptions,
   SERVICE_ACCOUNT_DIR,
 } from "./permissions.ts";
+export {
+  type CacheSize,
+  type ContainerMemory,
+  containerMemoryFor,
+  DEFAULT_CACHE_SIZE,
+} from "./memory.ts";

@@ -451,7 +451,11 @@ Deno.test("the messages quoted in the guide are the messages the code produces",
       await operator.ready;
       const rendered = operator.metrics.registry.render();
       await operator.stop();
-      const listed = [...chapters.get("12-observability.md")!.matchAll(/^\| `(roperator_\w+)`/gm)]
+      const listed = [
+        ...chapters.get("12-observability.md")!.matchAll(
+          /^\| `((?:roperator|process|deno)_\w+)`/gm,
+        ),
+      ]
         .map((m) => m[1]!);
       assert.ok(listed.length >= 8, "chapter 12 lists the metrics");
       for (const name of listed) {

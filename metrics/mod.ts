@@ -35,4 +35,12 @@ export {
   linearBuckets,
 } from "../runner/metrics/histogram.ts";
 export { type Metric, Registry } from "../runner/metrics/registry.ts";
+export {
+  defaultProcessProbe,
+  LagSampler,
+  type ProcessMetrics,
+  type ProcessMetricsOptions,
+  type ProcessProbe,
+  trackProcessMetrics,
+} from "../runner/process_metrics.ts";
 export type { LabelValues } from "../runner/metrics/series_store.ts";

@@ -313,22 +313,29 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   async #relist(signal: AbortSignal): Promise<void> {
-    const { items, resourceVersion } = await this.#client.listAll({
-      ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
-      ...(this.#options.fieldSelector ? { fieldSelector: this.#options.fieldSelector } : {}),
-      pageSize: this.#options.pageSize ?? 500,
-      signal,
-    });
     const seen = new Set<string>();
     let unnamed = 0;
-    for (const raw of items) {
-      if (!hasName(raw)) {
-        unnamed++;
-        continue;
+    let resourceVersion = "";
+    // Page by page: each page is stored before the next is asked for, so only one page of raw
+    // objects (with their managedFields) is alive at a time. Deletions wait for the last page.
+    for await (
+      const page of this.#client.listPages({
+        ...(this.#options.labelSelector ? { labelSelector: this.#options.labelSelector } : {}),
+        ...(this.#options.fieldSelector ? { fieldSelector: this.#options.fieldSelector } : {}),
+        pageSize: this.#options.pageSize ?? 500,
+        signal,
+      })
+    ) {
+      resourceVersion = page.metadata.resourceVersion ?? resourceVersion;
+      for (const raw of page.items) {
+        if (!hasName(raw)) {
+          unnamed++;
+          continue;
+        }
+        const object = this.#transform(raw);
+        seen.add(objectKey(object));
+        this.#upsert(object);
       }
-      const object = this.#transform(raw);
-      seen.add(objectKey(object));
-      this.#upsert(object);
     }
     if (unnamed > 0) {
       logger.warn("list of {type} had {count} objects without metadata.name; ignored", {

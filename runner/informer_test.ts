@@ -308,3 +308,48 @@ Deno.test("Informer: a watch that only ever sends an ERROR event is not a workin
   assert.match(informer.notReadyReason(60_000)!, /watch failing for \d+ s: .*500.*etcd is down/);
   await stop();
 });
+
+Deno.test("Informer: a paged list stores each page before it asks for the next", async () => {
+  const { fake, informer, stop } = start();
+  await fake.blocked();
+  fake.answerList([configMap("old", 2), configMap("a", 3)], "10");
+  await fake.blocked();
+  // A relist (the watch expired), in two pages.
+  fake.step({ event: { type: "ERROR", object: { code: 410 } } });
+  await fake.blocked();
+  assert.equal(fake.state, "list");
+  fake.answerPage([configMap("a", 12), configMap("b", 12)], "20");
+  await fake.blocked();
+  assert.equal(fake.state, "list", "asks for the second page");
+  // The first page is stored already: nothing holds it but the cache.
+  assert.equal(informer.get("a", "ns")?.metadata?.resourceVersion, "12");
+  assert.equal(informer.get("b", "ns")?.metadata?.resourceVersion, "12");
+  // Deletions wait for the last page: "old" may be on it.
+  assert.ok(informer.get("old", "ns"), "not deleted before the last page");
+  fake.answerList([configMap("c", 12)], "21");
+  await fake.blocked();
+  assert.equal(fake.state, "watch");
+  assert.equal(fake.watchFrom, "21", "the watch starts at the last page's resourceVersion");
+  assert.equal(informer.get("old", "ns"), undefined, "deleted: on no page");
+  assert.deepEqual(informer.list().map((o) => o.metadata?.name).sort(), ["a", "b", "c"]);
+  await stop();
+});
+
+Deno.test("Informer: a paged first list that fails half-way is not synced, and deletes nothing", async () => {
+  const { fake, informer, stop } = start();
+  const sync = informer.waitForSync();
+  await fake.blocked();
+  fake.answerPage([configMap("a", 3)], "10");
+  await fake.blocked();
+  assert.equal(await settled(sync, fake), false, "not synced after one page of two");
+  fake.failList(new ApiError({ method: "LIST", path: "/api/v1/configmaps" }, 500));
+  await fake.blocked();
+  // Retried from the first page; the objects of the failed list stay.
+  assert.equal(fake.state, "list");
+  assert.ok(informer.get("a", "ns"));
+  fake.answerList([configMap("a", 3), configMap("b", 4)], "11");
+  await sync;
+  await fake.blocked();
+  assert.equal(informer.size, 2);
+  await stop();
+});

@@ -8,6 +8,11 @@
 import type { ResourceType } from "../client/resource_type.ts";
 import type { RequestObservation } from "../client/kube_client.ts";
 import { Registry } from "./metrics/registry.ts";
+import {
+  type ProcessMetrics,
+  type ProcessMetricsOptions,
+  trackProcessMetrics,
+} from "./process_metrics.ts";
 
 /** The kinds of write the controller makes. */
 export type WriteKind = "create" | "update" | "apply" | "delete" | "status" | "finalizer";
@@ -125,6 +130,20 @@ export class OperatorMetrics {
         },
       },
     );
+  }
+
+  /**
+   * Registers the process and runtime metrics: `process_resident_memory_bytes`,
+   * `process_cpu_seconds_total`, `process_start_time_seconds`, `process_open_fds` (when
+   * `/proc/self/fd` may be read), `deno_heap_used_bytes`, `deno_heap_total_bytes`,
+   * `deno_external_memory_bytes` and `deno_eventloop_lag_seconds`. One set per process: the
+   * runner registers them with the first operator of a group.
+   *
+   * @param options the probe and the lag sampler's period, for tests
+   * @returns the event-loop lag sampler, to stop on shutdown
+   */
+  trackProcess(options: ProcessMetricsOptions = {}): ProcessMetrics {
+    return trackProcessMetrics(this.registry, options);
   }
 
   /**

@@ -123,11 +123,23 @@ function checkNetPermission(name: string, clientConfig: ClientConfig): void {
   }
 }
 
-async function checkTypes(config: OperatorConfig, client: KubeClient): Promise<void> {
-  for (const type of [config.parent, ...config.children.map((c) => c.type)]) {
+/**
+ * Checks that the API server serves every type of the config, as declared (plural and scope).
+ *
+ * @param config the operator config
+ * @param client the client
+ * @throws {OperatorFatalError} for the first declared type that is not served as declared
+ */
+export async function checkServedTypes(config: OperatorConfig, client: KubeClient): Promise<void> {
+  const types = [config.parent, ...config.children.map((c) => c.type)];
+  // Asked all at once; checked in declared order, so the first type at fault is reported.
+  const answers = await Promise.allSettled(types.map((type) => discoverResourceType(client, type)));
+  for (const [i, type] of types.entries()) {
+    const answer = answers[i]!;
     let served;
     try {
-      served = await discoverResourceType(client, type);
+      if (answer.status === "rejected") throw answer.reason;
+      served = answer.value;
     } catch (error) {
       const hint = permissionHint(error);
       const detail = hint
@@ -423,7 +435,10 @@ async function startGroup(
     { observe: (o) => metrics[0]!.request(o) },
   );
   try {
-    for (const { config } of entries) await checkTypes(config, client);
+    const checks = await Promise.allSettled(
+      entries.map(({ config }) => checkServedTypes(config, client)),
+    );
+    for (const check of checks) if (check.status === "rejected") throw check.reason;
   } catch (error) {
     client.close();
     throw error;
@@ -449,6 +464,8 @@ async function startGroup(
     client.close();
     throw error;
   }
+  // One set of process metrics per process, with the first operator's.
+  const processMetrics = metrics[0]!.trackProcess();
   for (const [i, { config, handler }] of entries.entries()) {
     running.push(run(config, handler, { client, pool, metrics: metrics[i]! }));
   }
@@ -459,6 +476,7 @@ async function startGroup(
       await Promise.all(running.map((r) => r.stop(drainTimeoutMs)));
       await Promise.all(webhooks.map((w) => w?.close()));
       await server?.shutdown();
+      processMetrics.stop();
       client.close();
       for (const r of running) logger.info("operator {name} stopped", { name: r.config.name });
     })();

@@ -75,6 +75,8 @@ export interface ContenderOptions {
   logLevel?: string;
   /** Extra runtime flags, such as `--cpu-prof` (the operator and the floor). */
   runtimeFlags?: string[];
+  /** V8 flags for the Deno contenders (and the hello-world), such as `--max-semi-space-size=1`. */
+  v8Flags?: string[];
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -93,9 +95,49 @@ async function getJson<T>(url: string): Promise<T> {
 function denoFlags(options: ContenderOptions): string[] {
   return [
     ...permissionFlags({ kubeconfigPaths: [options.kubeconfigPath] }),
-    ...(options.exposeGc ? ["--v8-flags=--expose-gc"] : []),
+    ...v8Flags(options),
     ...(options.runtimeFlags ?? []),
   ];
+}
+
+/** One `--v8-flags=` with `--expose-gc` when asked and the configured V8 flags. */
+function v8Flags(options: ContenderOptions): string[] {
+  const flags = [...(options.exposeGc ? ["--expose-gc"] : []), ...(options.v8Flags ?? [])];
+  return flags.length === 0 ? [] : [`--v8-flags=${flags.join(",")}`];
+}
+
+/** The bare hello-world: its process and its memory report. */
+export interface Hello {
+  /** The process. */
+  readonly process: BenchProcess;
+  /** The URL of its `/ready`. */
+  readonly readyUrl: string;
+  /** Its memory report, after a full GC when `gc`. */
+  memory(gc: boolean): Promise<ReportedMemory>;
+}
+
+/**
+ * Starts the bare `Deno.serve` hello-world (`bench/hello.ts`) with the operator's runtime flags:
+ * the floor of idle memory.
+ *
+ * @param options kubeconfig (for the same permission flags), logs, GC and V8 flags
+ * @returns the process and its memory report
+ */
+export function startHello(options: ContenderOptions): Hello {
+  const port = freePort();
+  const proc = spawnProcess(`${options.label}-hello`, [
+    Deno.execPath(),
+    "run",
+    ...denoFlags(options),
+    `${BENCH_DIR}/hello.ts`,
+    "--port",
+    String(port),
+  ], { logDir: options.logDir, cwd: REPO_DIR });
+  return {
+    process: proc,
+    readyUrl: `http://127.0.0.1:${port}/ready`,
+    memory: (gc) => getJson(`http://127.0.0.1:${port}/memory${gc ? "?gc=1" : ""}`),
+  };
 }
 
 /**
@@ -235,7 +277,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * @throws {Error} when the process exits or the time is up, with its log's last lines
  */
 export async function waitReady(
-  contender: Contender,
+  contender: Pick<Contender, "process" | "readyUrl">,
   timeoutMs = 120_000,
   intervalMs = 5,
 ): Promise<number> {

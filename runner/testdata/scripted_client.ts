@@ -1,12 +1,12 @@
 /**
- * A scripted fake of the part of `ResourceClient` an informer uses (`type`, `listAll`, `watch`),
+ * A scripted fake of the part of `ResourceClient` an informer uses (`type`, `listPages`, `watch`),
  * for the informer's unit and model tests. Every call blocks until the test answers it, so a
  * test decides every interleaving; `blocked()` resolves once the informer waits on the fake
  * again.
  *
  * @module
  */
-import type { ResourceClient } from "../../client/resource_client.ts";
+import type { ObjectList, ResourceClient } from "../../client/resource_client.ts";
 import type { KubernetesObject } from "../../client/resource_type.ts";
 import type { WatchEvent, WatchOptions } from "../../client/watch.ts";
 
@@ -34,9 +34,13 @@ export class ScriptedClient {
   lists = 0;
   /** How many watches were asked for. */
   watches = 0;
+  /** How many list pages the informer has consumed (asked for the next one after). */
+  pages = 0;
   /** The resourceVersion the last watch started from. */
   watchFrom: string | undefined;
-  #list: PromiseWithResolvers<{ items: KubernetesObject[]; resourceVersion: string }> | undefined;
+  #list:
+    | PromiseWithResolvers<{ items: KubernetesObject[]; resourceVersion: string; more?: boolean }>
+    | undefined;
   #watch: PromiseWithResolvers<WatchStep> | undefined;
   #waiters: Array<() => void> = [];
 
@@ -86,6 +90,42 @@ export class ScriptedClient {
   }
 
   /**
+   * The fake `listPages`: each page waits for `answerPage` (more pages follow), `answerList` (the
+   * last page) or `failList`. Counts one list per call.
+   *
+   * @param options only the signal is used
+   * @yields the scripted pages
+   */
+  async *listPages(
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<ObjectList<KubernetesObject>, void, undefined> {
+    this.lists++;
+    const signal = options.signal;
+    for (;;) {
+      if (signal?.aborted) throw new DOMException("aborted", "AbortError");
+      const pending = Promise.withResolvers<
+        { items: KubernetesObject[]; resourceVersion: string; more?: boolean }
+      >();
+      const onAbort = () => pending.reject(new DOMException("aborted", "AbortError"));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#list = pending;
+      this.#block("list");
+      const page = await pending.promise.finally(() =>
+        signal?.removeEventListener("abort", onAbort)
+      );
+      yield {
+        items: page.items,
+        metadata: {
+          resourceVersion: page.resourceVersion,
+          ...(page.more ? { continue: `after-${this.pages}` } : {}),
+        },
+      };
+      this.pages++;
+      if (!page.more) return;
+    }
+  }
+
+  /**
    * The fake `watch`: yields what `step` says.
    *
    * @param options the resourceVersion and the signal are used
@@ -122,6 +162,18 @@ export class ScriptedClient {
   }
 
   /**
+   * Answers the pending list with a page that has a continue token: another page follows.
+   *
+   * @param items the objects of the page
+   * @param resourceVersion the page's resourceVersion
+   */
+  answerPage(items: KubernetesObject[], resourceVersion: string): void {
+    const pending = this.#take("list");
+    this.#list = undefined;
+    pending.resolve({ items, resourceVersion, more: true });
+  }
+
+  /**
    * Fails the pending list.
    *
    * @param error what it throws
@@ -146,7 +198,7 @@ export class ScriptedClient {
   }
 
   #take(state: "list"): PromiseWithResolvers<
-    { items: KubernetesObject[]; resourceVersion: string }
+    { items: KubernetesObject[]; resourceVersion: string; more?: boolean }
   >;
   #take(state: "watch"): PromiseWithResolvers<WatchStep>;
   #take(state: "list" | "watch"): unknown {
