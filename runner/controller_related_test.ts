@@ -3,25 +3,19 @@
 // the object absent, a parent whose reference moves stops being synced by the old object,
 // selector references follow labels, and the handler reads every cache through request.cache.
 import assert from "node:assert/strict";
-import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
-import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
+import type { KubernetesObject } from "../client/resource_type.ts";
 import { relatedResource } from "../config/related.ts";
 import { k8s } from "../config/resource_types.ts";
-import { type Handler, normalizeHandler, type SyncRequest } from "../handler/handler.ts";
-import { FakeTime } from "../tests/fake_time.ts";
-import { ScriptedClient } from "../tests/scripted_client.ts";
-import { Controller, type SyncEvent } from "./controller.ts";
-import { OperatorMetrics } from "./operator_metrics.ts";
+import type { Handler, SyncRequest } from "../handler/handler.ts";
+import type { SyncEvent } from "./controller.ts";
+import {
+  controllerHarness,
+  type Harness,
+  NS,
+  Parent,
+  PARENTS,
+} from "./testdata/controller_harness.ts";
 
-const Parent = resourceType({
-  apiVersion: "test.roperator.dev/v1",
-  kind: "Thing",
-  plural: "things",
-  namespaced: true,
-});
-
-const NS = "ns";
-const PARENTS = `/apis/test.roperator.dev/v1/namespaces/${NS}/things`;
 const SECRETS = `/api/v1/namespaces/${NS}/secrets`;
 
 interface Thing extends KubernetesObject {
@@ -37,77 +31,7 @@ const bySelector = relatedResource({
   refs: (parent: Thing) => parent.spec?.selector ? { labelSelector: parent.spec.selector } : [],
 });
 
-interface Harness extends AsyncDisposable {
-  time: FakeTime;
-  client: ScriptedClient;
-  controller: Controller;
-  /** Every request the handler got, by parent name. */
-  requests: Map<string, SyncRequest[]>;
-  /** Started syncs by parent name since the last call, then forgets them. */
-  takeSyncs(): Record<string, number>;
-}
-
-async function harness(
-  handler: Handler<KubernetesObject>,
-  init: Partial<OperatorConfigInit>,
-  seed: (client: ScriptedClient) => void = () => {},
-): Promise<Harness> {
-  const time = new FakeTime();
-  const client = new ScriptedClient();
-  seed(client);
-  const config = operatorConfig({
-    name: "op",
-    parent: Parent,
-    namespace: NS,
-    server: false,
-    finalizer: false,
-    resyncPeriodMs: 0,
-    ...init,
-  });
-  const requests = new Map<string, SyncRequest[]>();
-  const controller = new Controller({
-    config,
-    client,
-    handler: normalizeHandler({
-      sync: (request: SyncRequest) => {
-        const name = request.parent.metadata!.name!;
-        requests.set(name, [...requests.get(name) ?? [], request]);
-        return typeof handler === "function" ? handler(request) : handler.sync(request);
-      },
-      finalize: (request: SyncRequest) =>
-        typeof handler === "function" ? {} : handler.finalize?.(request) ?? {},
-    }) as ConstructorParameters<typeof Controller>[0]["handler"],
-    metrics: new OperatorMetrics(),
-  });
-  let syncs: Record<string, number> = {};
-  controller.onSync((event: SyncEvent) => {
-    if (event.state !== "started") return;
-    const name = event.parent.split("/")[1]!;
-    syncs[name] = (syncs[name] ?? 0) + 1;
-  });
-  const started = controller.start();
-  await time.flush();
-  await started;
-  await time.flush();
-  return {
-    time,
-    client,
-    controller,
-    requests,
-    takeSyncs() {
-      const taken = syncs;
-      syncs = {};
-      return taken;
-    },
-    async [Symbol.asyncDispose]() {
-      const stopped = controller.stop(0);
-      await time.tick(1);
-      await stopped;
-      client.close();
-      time[Symbol.dispose]();
-    },
-  };
-}
+const harness = controllerHarness;
 
 function thing(name: string, spec: Thing["spec"]): KubernetesObject {
   return { apiVersion: Parent.apiVersion, kind: Parent.kind, metadata: { name }, spec };

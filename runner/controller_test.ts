@@ -4,88 +4,34 @@
 // created a moment ago by a twin, a handler that outlives its timeout, and the sync's signal.
 import assert from "node:assert/strict";
 import { ApiError } from "../client/errors.ts";
-import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
-import { operatorConfig, type OperatorConfigInit } from "../config/operator_config.ts";
+import type { KubernetesObject } from "../client/resource_type.ts";
+import type { OperatorConfigInit } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
-import { type Handler, normalizeHandler } from "../handler/handler.ts";
-import { FakeTime } from "../tests/fake_time.ts";
-import { ScriptedClient, type ScriptedRequest } from "../tests/scripted_client.ts";
-import { Controller, type SyncEvent } from "./controller.ts";
-import { OperatorMetrics } from "./operator_metrics.ts";
+import type { Handler } from "../handler/handler.ts";
+import type { ScriptedClient, ScriptedRequest } from "../tests/scripted_client.ts";
+import {
+  controllerHarness,
+  type Harness,
+  NS,
+  Parent,
+  PARENTS,
+} from "./testdata/controller_harness.ts";
 
-const Parent = resourceType({
-  apiVersion: "test.roperator.dev/v1",
-  kind: "Thing",
-  plural: "things",
-  namespaced: true,
-});
-
-const NS = "ns";
-const PARENTS = `/apis/test.roperator.dev/v1/namespaces/${NS}/things`;
 const CONFIGMAPS = `/api/v1/namespaces/${NS}/configmaps`;
 const TRACKING = "app.kubernetes.io/instance";
 const OWNERSHIP = "app.kubernetes.io/managed-by";
-
 type Data = Record<string, string>;
 
-interface Harness extends AsyncDisposable {
-  time: FakeTime;
-  client: ScriptedClient;
-  controller: Controller;
-  events: SyncEvent[];
-  /** Failed syncs of a parent (by name). */
-  failures(name: string): number;
-  /** Succeeded syncs of a parent (by name). */
-  successes(name: string): number;
-}
-
-async function harness(
+/** The harness with a ConfigMap child type updated with Replace, unless `init` says otherwise. */
+function harness(
   handler: Handler<KubernetesObject>,
   init: Partial<OperatorConfigInit> = {},
-  seed: (client: ScriptedClient) => void = () => {},
+  seed?: (client: ScriptedClient) => void,
 ): Promise<Harness> {
-  const time = new FakeTime();
-  const client = new ScriptedClient();
-  seed(client);
-  const config = operatorConfig({
-    name: "op",
-    parent: Parent,
+  return controllerHarness(handler, {
     children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
-    namespace: NS,
-    server: false,
-    finalizer: false,
-    resyncPeriodMs: 0,
     ...init,
-  });
-  const controller = new Controller({
-    config,
-    client,
-    handler: normalizeHandler(handler) as ConstructorParameters<typeof Controller>[0]["handler"],
-    metrics: new OperatorMetrics(),
-  });
-  const events: SyncEvent[] = [];
-  controller.onSync((event) => events.push(event));
-  const started = controller.start();
-  await time.flush();
-  await started;
-  await time.flush();
-  const count = (name: string, state: SyncEvent["state"]) =>
-    events.filter((e) => e.parent === `${NS}/${name}` && e.state === state).length;
-  return {
-    time,
-    client,
-    controller,
-    events,
-    failures: (name) => count(name, "failed"),
-    successes: (name) => count(name, "succeeded"),
-    async [Symbol.asyncDispose]() {
-      const stopped = controller.stop(0);
-      await time.tick(1);
-      await stopped;
-      client.close();
-      time[Symbol.dispose]();
-    },
-  };
+  }, seed);
 }
 
 function parent(name: string, spec: Record<string, unknown> = {}): KubernetesObject {
