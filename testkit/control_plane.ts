@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { dump as toYaml, type load as fromYaml } from "js-yaml";
+import { dump as toYaml } from "js-yaml";
 import type { ClientConfig } from "../client/client_config.ts";
 import { sleep } from "../client/_util.ts";
 import {
@@ -20,12 +20,7 @@ import {
   ensureControlPlaneBinaries,
   WITHOUT_CONTROLLER_MANAGER,
 } from "./binaries.ts";
-import {
-  type CertificatePair,
-  createCertificateAuthority,
-  createSigningKey,
-  issueCertificate,
-} from "./certs.ts";
+import { createCertificateAuthority, createSigningKey, issueCertificate } from "./certs.ts";
 import { freePort, logTail, type ManagedProcess, spawn, stopProcess } from "./managed_process.ts";
 import { makeControlPlane } from "./control_plane_handle.ts";
 
