@@ -6,10 +6,9 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { ClientConfig } from "../client/client_config.ts";
-import { discoverResourceType, UnknownKindError } from "../client/discovery.ts";
 import type { KubeClient } from "../client/kube_client.ts";
 import { loadClientConfig } from "../client/load_client_config.ts";
-import { groupOf, type KubernetesObject } from "../client/resource_type.ts";
+import type { KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig, ServerConfig } from "../config/operator_config.ts";
 import { type Handler, normalizeHandler } from "../handler/handler.ts";
 import { Controller, type SyncEvent } from "./controller.ts";
@@ -22,6 +21,10 @@ import { PresenceDetector } from "./presence.ts";
 import { TracedKubeClient } from "./tracing.ts";
 import { messageOf } from "../client/_util.ts";
 import type { RunningWebhooks } from "../webhook/runtime.ts";
+import { OperatorFatalError } from "./operator_fatal_error.ts";
+import { checkNetPermission, checkServedTypes, permissionHint } from "./start_checks.ts";
+
+export { OperatorFatalError };
 
 const logger = getLogger(["roperator", "runner"]);
 
@@ -70,96 +73,6 @@ export interface OperatorHandle extends AsyncDisposable {
    * closes watches, the HTTP server and the client.
    */
   stop(): Promise<void>;
-}
-
-/**
- * The operator cannot go on: the cluster lacks a type, the HTTP port is taken, or it lost its
- * Lease.
- */
-export class OperatorFatalError extends Error {
-  /**
-   * Creates a fatal error.
-   *
-   * @param message what failed
-   * @param options the cause
-   */
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "OperatorFatalError";
-  }
-}
-
-/**
- * One line that says which permission is missing, for a `NotCapable` error of Deno, or
- * `undefined` for any other error.
- */
-function permissionHint(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e !== undefined && depth < 6; depth++) {
-    if (e instanceof Deno.errors.NotCapable) {
-      const match = /Requires (\w+) access to "?([^",]+)"?/.exec(e.message);
-      if (match) return `run with --allow-${match[1]}=${match[2]}`;
-      return "a Deno permission is missing";
-    }
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return undefined;
-}
-
-/** `host:port` of the API server, as `--allow-net` names it. */
-function serverHost(clientConfig: ClientConfig): string {
-  const url = new URL(clientConfig.server);
-  const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  return `${url.hostname}:${port}`;
-}
-
-/** Fails with one clear line when the process may not connect to the API server. */
-function checkNetPermission(name: string, clientConfig: ClientConfig): void {
-  const host = serverHost(clientConfig);
-  const { state } = Deno.permissions.querySync({ name: "net", host });
-  if (state !== "granted") {
-    throw new OperatorFatalError(
-      `Cannot start operator "${name}": cannot connect to the API server ${clientConfig.server}: run with --allow-net=${host}`,
-    );
-  }
-}
-
-/**
- * Checks that the API server serves every type of the config, as declared (plural and scope).
- *
- * @param config the operator config
- * @param client the client
- * @throws {OperatorFatalError} for the first declared type that is not served as declared
- */
-export async function checkServedTypes(config: OperatorConfig, client: KubeClient): Promise<void> {
-  const types = [config.parent, ...config.children.map((c) => c.type)];
-  // Asked all at once; checked in declared order, so the first type at fault is reported.
-  const answers = await Promise.allSettled(types.map((type) => discoverResourceType(client, type)));
-  for (const [i, type] of types.entries()) {
-    const answer = answers[i]!;
-    let served;
-    try {
-      if (answer.status === "rejected") throw answer.reason;
-      served = answer.value;
-    } catch (error) {
-      const hint = permissionHint(error);
-      const detail = hint
-        ? `cannot reach the API server ${client.config.server}: ${hint}`
-        : error instanceof UnknownKindError
-        ? messageOf(error) + (groupOf(type) ? " (is the CRD installed?)" : "")
-        : `cannot ask the API server ${client.config.server} whether ${type.apiVersion} ` +
-          `${type.kind} is served: ${messageOf(error)}`;
-      throw new OperatorFatalError(`Cannot start operator "${config.name}": ${detail}`, {
-        cause: error,
-      });
-    }
-    if (served.plural !== type.plural || served.namespaced !== type.namespaced) {
-      throw new OperatorFatalError(
-        `Cannot start operator "${config.name}": ${type.apiVersion} ${type.kind} is served as ` +
-          `"${served.plural}" (${served.namespaced ? "namespaced" : "cluster-scoped"}), but was ` +
-          `declared as "${type.plural}" (${type.namespaced ? "namespaced" : "cluster-scoped"})`,
-      );
-    }
-  }
 }
 
 /** `ROPERATOR_NAMESPACE` when the process may read it, else `"default"`. */

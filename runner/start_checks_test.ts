@@ -4,7 +4,7 @@ import type { KubeClient } from "../client/kube_client.ts";
 import { resourceType } from "../client/resource_type.ts";
 import { operatorConfig } from "../config/operator_config.ts";
 import { k8s } from "../config/resource_types.ts";
-import { checkServedTypes } from "./run_operator.ts";
+import { checkServedTypes } from "./start_checks.ts";
 
 const Parent = resourceType({
   apiVersion: "example.com/v1",
