@@ -10,6 +10,7 @@
 import { KubeClient, type RequestOptions } from "../client/kube_client.ts";
 import { ApiError } from "../client/errors.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
+import { matchesLabelSelector } from "../runner/label_selector.ts";
 
 /** One request, as the hook sees it. */
 export interface ScriptedRequest {
@@ -70,17 +71,7 @@ function parsePath(path: string): Parsed {
 }
 
 function parseSelector(selector: string | undefined): (object: KubernetesObject) => boolean {
-  if (!selector) return () => true;
-  const terms = selector.split(",").map((term) => term.trim()).filter(Boolean).map((term) => {
-    const labels = (o: KubernetesObject) => o.metadata?.labels ?? {};
-    let m = term.match(/^([^!=]+)!=(.*)$/);
-    if (m) return (o: KubernetesObject) => labels(o)[m![1]!.trim()] !== m![2]!.trim();
-    m = term.match(/^([^!=]+)==?(.*)$/);
-    if (m) return (o: KubernetesObject) => labels(o)[m![1]!.trim()] === m![2]!.trim();
-    if (term.startsWith("!")) return (o: KubernetesObject) => !(term.slice(1) in labels(o));
-    return (o: KubernetesObject) => term in labels(o);
-  });
-  return (object) => terms.every((test) => test(object));
+  return (object) => matchesLabelSelector(selector ?? "", object.metadata?.labels);
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {
