@@ -18,7 +18,7 @@ if (import.meta.main) {
     const url = new URL(request.url);
     if (url.pathname === "/ready") return new Response("ok\n");
     if (url.pathname === "/memory") {
-      return Response.json(memoryReport(url.searchParams.get("gc") === "1"));
+      return memoryReport(url.searchParams.get("gc") === "1").then((r) => Response.json(r));
     }
     return new Response("hello\n");
   });

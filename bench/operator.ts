@@ -51,7 +51,7 @@ if (import.meta.main) {
     Deno.serve({ port, hostname: "127.0.0.1", onListen: () => {} }, (request) => {
       const url = new URL(request.url);
       if (url.pathname !== "/memory") return new Response("not found\n", { status: 404 });
-      return Response.json(memoryReport(url.searchParams.get("gc") === "1"));
+      return memoryReport(url.searchParams.get("gc") === "1").then((r) => Response.json(r));
     });
   }
   Deno.exit(await operatorMain(benchConfigInit, benchSync, { args: rest }));
