@@ -17,8 +17,9 @@
  *   `--startup-runs <n>` (default 5);
  * - `--contenders <list>`: among ours, floor, node (default all three);
  * - `--log-level <level>`: the operator's (default info, as `operatorMain`'s);
- * - `--v8-flags <list>`: V8 flags for the operator, the floor and the hello-world (memory), such
- *   as `--max-semi-space-size=1`;
+ * - `--v8-flags <list>`: V8 flags for the operator, the floor and the hello-world (memory),
+ *   instead of the flags an operator binary is compiled with (`OPERATOR_V8_FLAGS` of
+ *   `deploy/v8_flags.ts`, the default); `none` for V8's defaults;
  * - `--cpu-prof`: profile the operator and the floor into the run's directory (summarise with
  *   `bench/profile_summary.ts`);
  * - `--doc` / `--no-doc`: rewrite the figures in BENCHMARKS.md (by default only a complete run
@@ -42,6 +43,7 @@ import {
   startControlPlane,
   testCustomResourceDefinition,
 } from "../testkit/mod.ts";
+import { OPERATOR_V8_FLAGS } from "../deploy/v8_flags.ts";
 import { floorConverge } from "./floor.ts";
 import {
   scrapeWrites,
@@ -200,7 +202,12 @@ export function parseHarnessArgs(args: string[]): HarnessOptions {
       : positive("memory-objects", values["memory-objects"]),
     logLevel: values["log-level"]!,
     cpuProf: values["cpu-prof"]!,
-    v8Flags: values["v8-flags"]!.split(",").map((f) => f.trim()).filter((f) => f !== ""),
+    // The flags an operator binary is compiled with, unless replaced ("none": V8's defaults).
+    v8Flags: values["v8-flags"] === ""
+      ? [...OPERATOR_V8_FLAGS]
+      : values["v8-flags"] === "none"
+      ? []
+      : values["v8-flags"]!.split(",").map((f) => f.trim()).filter((f) => f !== ""),
     doc: values["no-doc"] ? false : values.doc ?? complete,
     keep: values.keep!,
     verbose: values.verbose!,

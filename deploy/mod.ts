@@ -3,7 +3,9 @@
  * least-privilege RBAC ({@linkcode rbacFor}, with {@linkcode explainRules} saying why each rule is
  * there), a ServiceAccount, a StatefulSet and a headless Service ({@linkcode manifestsFor}), YAML
  * ({@linkcode toYaml}), and the narrowest Deno permission flags for a compiled operator
- * ({@linkcode permissionFlags}). The CLI's `--print-rbac` and `--print-manifests` print the same.
+ * ({@linkcode permissionFlags}), with the V8 flags it is compiled with
+ * ({@linkcode OPERATOR_V8_FLAGS}). The CLI's `--print-rbac` and `--print-manifests` print the
+ * same.
  *
  * @example Print the RBAC and the manifests of an operator
  * ```ts
@@ -46,3 +48,4 @@ export {
   containerMemoryFor,
   DEFAULT_CACHE_SIZE,
 } from "./memory.ts";
+export { OPERATOR_V8_FLAGS } from "./v8_flags.ts";
