@@ -1,8 +1,8 @@
 /**
  * {@linkcode startOperatorProcess}: runs an operator's entry point in a subprocess as its compiled
- * binary would run (`deno run` with the permission flags of `permissionFlags`), keeps what it logs
- * on stderr, hands its stdout to the caller line by line, and stops it with a signal, waiting for
- * the exit and the end of its output.
+ * binary would run (`deno run` with the permission flags of `permissionFlags` and the V8 flags of
+ * `OPERATOR_V8_FLAGS`), keeps what it logs on stderr, hands its stdout to the caller line by line,
+ * and stops it with a signal, waiting for the exit and the end of its output.
  *
  * ```ts ignore
  * import { startOperatorProcess } from "@roperator/core/testkit";
@@ -18,6 +18,7 @@
  * @module
  */
 import { permissionFlags } from "../deploy/permissions.ts";
+import { OPERATOR_V8_FLAGS } from "../deploy/v8_flags.ts";
 
 /** Options for {@linkcode startOperatorProcess}. */
 export interface OperatorProcessOptions {
@@ -54,7 +55,7 @@ export interface OperatorProcess {
 
 /**
  * Starts an operator's entry point in a subprocess: `deno run --no-prompt <permission flags>
- * <main> <args>`, with stdin closed.
+ * --v8-flags=<OPERATOR_V8_FLAGS> <main> <args>`, with stdin closed.
  *
  * @param options the entry point, its arguments, the kubeconfig files and output callbacks
  * @returns the running process
@@ -66,6 +67,7 @@ export function startOperatorProcess(options: OperatorProcessOptions): OperatorP
       "run",
       "--no-prompt",
       ...permissionFlags({ kubeconfigPaths: options.kubeconfigPaths }),
+      `--v8-flags=${OPERATOR_V8_FLAGS.join(",")}`,
       main,
       ...options.args,
     ],
