@@ -10,19 +10,22 @@ import type { KubeClient } from "../client/kube_client.ts";
 import { loadClientConfig } from "../client/load_client_config.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig, ServerConfig } from "../config/operator_config.ts";
-import { type Handler, normalizeHandler } from "../handler/handler.ts";
-import { Controller, type SyncEvent } from "./controller.ts";
-import { EventRecorder } from "./events.ts";
+import type { Handler } from "../handler/handler.ts";
+import type { Controller, SyncEvent } from "./controller.ts";
 import { InformerPool } from "./informer_pool.ts";
-import { defaultIdentity, LeaderElector, type Leadership } from "./leader_election.ts";
+import type { Leadership } from "./leader_election.ts";
 import { OperatorMetrics } from "./operator_metrics.ts";
 import { serveOperators } from "./operator_server.ts";
-import { PresenceDetector } from "./presence.ts";
 import { TracedKubeClient } from "./tracing.ts";
 import { messageOf } from "../client/_util.ts";
 import type { RunningWebhooks } from "../webhook/runtime.ts";
 import { OperatorFatalError } from "./operator_fatal_error.ts";
 import { checkNetPermission, checkServedTypes, permissionHint } from "./start_checks.ts";
+import {
+  presenceNamespaceFromEnv,
+  type RunningOperator,
+  startRunningOperator,
+} from "./running_operator.ts";
 
 export { OperatorFatalError };
 
@@ -75,122 +78,10 @@ export interface OperatorHandle extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** `ROPERATOR_NAMESPACE` when the process may read it, else `"default"`. */
-function presenceNamespaceFromEnv(): string {
-  const { state } = Deno.permissions.querySync({ name: "env", variable: "ROPERATOR_NAMESPACE" });
-  return (state === "granted" ? Deno.env.get("ROPERATOR_NAMESPACE") : undefined) || "default";
-}
-
-/** Everything one operator of a process uses, before its HTTP server. */
-interface Running {
-  config: OperatorConfig;
-  controller: Controller;
-  metrics: OperatorMetrics;
-  elector: LeaderElector | undefined;
-  ready: Promise<void>;
-  failed: Promise<OperatorFatalError>;
-  /** Drains syncs, releases the Lease, closes the event recorder (not the client). */
-  stop(drainTimeoutMs: number): Promise<void>;
-}
-
-/** Starts one operator's controller, leader election and event recorder on a shared client. */
-function run(
-  config: OperatorConfig,
-  handler: Handler<KubernetesObject>,
-  shared: { client: KubeClient; pool: InformerPool; metrics: OperatorMetrics },
-): Running {
-  const { client, pool, metrics } = shared;
-  const elector = config.leaderElection
-    ? new LeaderElector(client, config.leaderElection)
-    : undefined;
-  const identity = elector?.identity ?? defaultIdentity();
-  const events = config.events
-    ? new EventRecorder(client, { reportingController: config.name, reportingInstance: identity })
-    : undefined;
-  // Without leader election, a second instance of the same operator is reported (a warning).
-  const presence = elector ? undefined : new PresenceDetector(client, {
-    name: config.name,
-    namespace: config.namespace ?? client.config.namespace ?? presenceNamespaceFromEnv(),
-    identity,
-  });
-  const controller = new Controller({
-    config,
-    client,
-    handler: normalizeHandler(handler) as ControllerHandler,
-    metrics,
-    informers: pool,
-    ...(elector ? { leadership: elector } : {}),
-    ...(events ? { events } : {}),
-  });
-  metrics.trackInformers(() => controller.informers);
-  const electorAbort = new AbortController();
-  let stopping = false;
-  const failed = Promise.withResolvers<OperatorFatalError>();
-  let campaigning: Promise<void> | undefined;
-  if (elector) {
-    metrics.trackLeadership(elector.lease, () => elector.isLeader());
-    elector.onChange((leading) => {
-      if (leading || stopping) return;
-      if (config.leaderElection?.onLost === "exit") {
-        electorAbort.abort();
-        failed.resolve(
-          new OperatorFatalError(
-            `Cannot go on as operator "${config.name}": this instance lost the Lease "${elector.lease}" (leaderElection.onLost is "exit")`,
-          ),
-        );
-      }
-    });
-    campaigning = elector.run(electorAbort.signal);
-  }
-  const presenceRunning = presence?.run(electorAbort.signal);
-  const ready = controller.start();
-  ready.then(
-    () =>
-      elector
-        ? logger.info("operator {name} ready: caches synced ({role})", {
-          name: config.name,
-          role: elector.isLeader() ? "leader" : "follower",
-        })
-        : logger.info("operator {name} ready: caches synced", { name: config.name }),
-    (error) => {
-      // Stopped before the first list: nothing to report. A refused list (RBAC, a missing
-      // type): the informers keep retrying, and `ready` says why it cannot resolve.
-      if (stopping) return;
-      logger.error("operator {name} cannot become ready: {message}", {
-        name: config.name,
-        message: messageOf(error),
-      });
-    },
-  );
-  return {
-    config,
-    controller,
-    metrics,
-    elector,
-    ready,
-    failed: failed.promise,
-    async stop(drainTimeoutMs) {
-      stopping = true;
-      const drained = await controller.stop(drainTimeoutMs);
-      if (!drained) {
-        logger.warn("some syncs of {name} did not finish before shutdown", {
-          name: config.name,
-        });
-      }
-      electorAbort.abort();
-      await campaigning;
-      await presenceRunning;
-      // After the syncs: a follower that takes over at once never overlaps with our writes.
-      await elector?.release();
-      await events?.close();
-    },
-  };
-}
-
 /** Starts the HTTP server; a port it cannot listen on is a fatal error. */
 function serveHttp(
   server: ServerConfig,
-  operators: readonly Running[],
+  operators: readonly RunningOperator[],
   name: string,
 ): Deno.HttpServer {
   try {
@@ -357,7 +248,7 @@ async function startGroup(
     throw error;
   }
   const pool = new InformerPool();
-  const running: Running[] = [];
+  const running: RunningOperator[] = [];
   let server: Deno.HttpServer | undefined;
   try {
     // The server first: a port that is taken fails before anything runs.
@@ -380,7 +271,7 @@ async function startGroup(
   // One set of process metrics per process, with the first operator's.
   const processMetrics = metrics[0]!.trackProcess();
   for (const [i, { config, handler }] of entries.entries()) {
-    running.push(run(config, handler, { client, pool, metrics: metrics[i]! }));
+    running.push(startRunningOperator(config, handler, { client, pool, metrics: metrics[i]! }));
   }
   let stopping: Promise<void> | undefined;
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
@@ -466,8 +357,6 @@ async function startWebhookServers(
   }
   return started;
 }
-
-type ControllerHandler = ConstructorParameters<typeof Controller>[0]["handler"];
 
 /**
  * Runs an operator until SIGTERM or SIGINT, or until a fatal error. Without
