@@ -208,6 +208,39 @@ export async function startOperators(
   operators: readonly OperatorEntry<KubernetesObject>[],
   options: StartOperatorsOptions = {},
 ): Promise<OperatorGroupHandle> {
+  return await startGroup(checkEntries(operators), {
+    ...options,
+    server: options.server === undefined ? operators[0]!.config.server : options.server,
+  });
+}
+
+/**
+ * {@linkcode startOperators} on a client the caller made (the library's own tests give a
+ * scripted client); `options.clientConfig` is ignored, and the group closes the client when it
+ * stops or fails to start. Not exported by the package's entry points.
+ *
+ * @param client the API client the operators share
+ * @param operators each operator's config and handler
+ * @param options drain bound and the HTTP server
+ * @returns a handle to stop them all
+ * @throws {OperatorFatalError} as {@linkcode startOperators} does
+ */
+export async function startOperatorsWith(
+  client: KubeClient,
+  operators: readonly OperatorEntry<KubernetesObject>[],
+  options: StartOperatorsOptions = {},
+): Promise<OperatorGroupHandle> {
+  return await startGroup(checkEntries(operators), {
+    ...options,
+    server: options.server === undefined ? operators[0]!.config.server : options.server,
+    client,
+  });
+}
+
+/** The entries, when there is at least one and no name appears twice. */
+function checkEntries(
+  operators: readonly OperatorEntry<KubernetesObject>[],
+): readonly OperatorEntry<KubernetesObject>[] {
   if (operators.length === 0) {
     throw new TypeError("Cannot start operators: the list is empty");
   }
@@ -218,26 +251,33 @@ export async function startOperators(
     }
     names.add(config.name);
   }
-  return await startGroup(operators, {
-    ...options,
-    server: options.server === undefined ? operators[0]!.config.server : options.server,
-  });
+  return operators;
+}
+
+/** The client of a group: the one given, else one made from the (loaded) client config. */
+async function groupClient(
+  name: string,
+  options: StartOperatorOptions & { client?: KubeClient },
+  metrics: OperatorMetrics,
+): Promise<KubeClient> {
+  if (options.client !== undefined) return options.client;
+  const userAgent = `${name} (roperator)`;
+  const clientConfig = options.clientConfig ?? await loadClientConfig({ userAgent });
+  checkNetPermission(name, clientConfig);
+  return new TracedKubeClient(
+    { userAgent, ...clientConfig },
+    // One client for the group: its request latency is recorded with the first operator.
+    { observe: (o) => metrics.request(o) },
+  );
 }
 
 async function startGroup(
   entries: readonly OperatorEntry<KubernetesObject>[],
-  options: StartOperatorOptions & { server: ServerConfig | false | undefined },
+  options: StartOperatorOptions & { server: ServerConfig | false | undefined; client?: KubeClient },
 ): Promise<OperatorGroupHandle> {
   const first = entries[0]!.config;
-  const userAgent = `${first.name} (roperator)`;
-  const clientConfig = options.clientConfig ?? await loadClientConfig({ userAgent });
-  checkNetPermission(first.name, clientConfig);
   const metrics = entries.map(() => new OperatorMetrics());
-  const client = new TracedKubeClient(
-    { userAgent, ...clientConfig },
-    // One client for the group: its request latency is recorded with the first operator.
-    { observe: (o) => metrics[0]!.request(o) },
-  );
+  const client = await groupClient(first.name, options, metrics[0]!);
   try {
     const checks = await Promise.allSettled(
       entries.map(({ config }) => checkServedTypes(config, client)),
