@@ -98,8 +98,10 @@ function serveHttp(
 }
 
 /**
- * Starts an operator and returns once its HTTP server listens; the caches sync in the
- * background (`ready`). With `leaderElection` configured it campaigns for the Lease at once and
+ * Starts an operator and returns once the API server has confirmed that it serves every
+ * configured type and the HTTP server listens; the caches sync in the background (`ready`), their
+ * first lists sent at once, while the types are checked (nothing syncs or writes before the checks
+ * pass). With `leaderElection` configured it campaigns for the Lease once the checks pass and
  * syncs only while it leads; a follower keeps its caches warm and is ready once they are.
  *
  * @param config the operator config (from `operatorConfig()`)
@@ -271,6 +273,14 @@ async function groupClient(
   );
 }
 
+/**
+ * Starts a group. The served-type checks (one discovery request per type) and the informers'
+ * first lists go out together: the lists read only, and the gate keeps every sync, write and
+ * `ready` back until the checks have passed. The HTTP server listens from the start (`/ready`
+ * answers 503 until then); the webhooks, which write their certificates' Secret and CA bundles,
+ * start once the checks have passed, and before the gate opens. Any failure stops what started
+ * and rejects with the first of: a check's error, the server's, the webhooks'.
+ */
 async function startGroup(
   entries: readonly OperatorEntry<KubernetesObject>[],
   options: StartOperatorOptions & { server: ServerConfig | false | undefined; client?: KubeClient },
@@ -278,43 +288,50 @@ async function startGroup(
   const first = entries[0]!.config;
   const metrics = entries.map(() => new OperatorMetrics());
   const client = await groupClient(first.name, options, metrics[0]!);
-  try {
-    const checks = await Promise.allSettled(
-      entries.map(({ config }) => checkServedTypes(config, client)),
-    );
-    for (const check of checks) if (check.status === "rejected") throw check.reason;
-  } catch (error) {
-    client.close();
-    throw error;
-  }
+  const checks = Promise.allSettled(entries.map(({ config }) => checkServedTypes(config, client)));
+  const gate = Promise.withResolvers<void>();
+  // Rejected when the start fails, which the caller learns from the rejection of the start.
+  gate.promise.catch(() => {});
   const pool = new InformerPool();
   const running: RunningOperator[] = [];
   let server: Deno.HttpServer | undefined;
+  let serverError: unknown;
   try {
-    // The server first: a port that is taken fails before anything runs.
     // `running` is filled in below; the handler reads it per request.
     if (options.server) server = serveHttp(options.server, running, first.name);
   } catch (error) {
-    client.close();
-    throw error;
+    serverError = error;
   }
-  // The webhooks before the controllers: a port that is taken, or certificates that cannot be
-  // read, fail before anything syncs.
-  let webhooks: (RunningWebhooks | undefined)[];
+  // A port that is taken: nothing else starts (the checks still decide which error is thrown).
+  if (serverError === undefined) {
+    for (const [i, { config, handler }] of entries.entries()) {
+      running.push(startRunningOperator(config, handler, {
+        client,
+        pool,
+        metrics: metrics[i]!,
+        gate: gate.promise,
+      }));
+    }
+  }
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  let webhooks: (RunningWebhooks | undefined)[] = [];
   try {
+    for (const check of await checks) if (check.status === "rejected") throw check.reason;
+    if (serverError !== undefined) throw serverError;
+    // Before the gate opens: certificates that cannot be read fail before anything syncs.
     webhooks = await startWebhookServers(entries, client, metrics);
   } catch (error) {
+    // The gate first: the operators' stops wait for it.
+    gate.reject(error);
+    await Promise.all(running.map((r) => r.stop(drainTimeoutMs)));
     await server?.shutdown();
     client.close();
     throw error;
   }
+  gate.resolve();
   // One set of process metrics per process, with the first operator's.
   const processMetrics = metrics[0]!.trackProcess();
-  for (const [i, { config, handler }] of entries.entries()) {
-    running.push(startRunningOperator(config, handler, { client, pool, metrics: metrics[i]! }));
-  }
   let stopping: Promise<void> | undefined;
-  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const stop = () =>
     stopping ??= (async () => {
       await Promise.all(running.map((r) => r.stop(drainTimeoutMs)));

@@ -3,6 +3,10 @@
  * controller, leader election (or presence detection), event recorder and their shutdown.
  * `startOperators` starts one per config and adds the HTTP server, the webhooks and the client.
  *
+ * The informers start at once; everything that writes (syncs, the leader election's and the
+ * presence detector's Lease) waits for the group's gate, which opens once the start-up checks
+ * have passed.
+ *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -56,19 +60,27 @@ export interface RunningOperator {
 type ControllerHandler = ConstructorParameters<typeof Controller>[0]["handler"];
 
 /**
- * Starts one operator's controller, leader election and event recorder on a shared client.
+ * Starts one operator's controller, leader election and event recorder on a shared client. Its
+ * informers list at once; its syncs, leader election and presence detection wait for the gate.
  *
  * @param config the operator config
  * @param handler its handler
- * @param shared the process's client, informer pool, and this operator's metrics
+ * @param shared the process's client, informer pool, this operator's metrics, and the gate:
+ * resolved when the start-up checks pass, rejected (with the reason the start fails) when the
+ * group does not start
  * @returns the running operator
  */
 export function startRunningOperator(
   config: OperatorConfig,
   handler: Handler<KubernetesObject>,
-  shared: { client: KubeClient; pool: InformerPool; metrics: OperatorMetrics },
+  shared: {
+    client: KubeClient;
+    pool: InformerPool;
+    metrics: OperatorMetrics;
+    gate: Promise<void>;
+  },
 ): RunningOperator {
-  const { client, pool, metrics } = shared;
+  const { client, pool, metrics, gate } = shared;
   const elector = config.leaderElection
     ? new LeaderElector(client, config.leaderElection)
     : undefined;
@@ -95,6 +107,8 @@ export function startRunningOperator(
   const electorAbort = new AbortController();
   let stopping = false;
   const failed = Promise.withResolvers<OperatorFatalError>();
+  // Whether to go on once the gate settles: it opened, and the operator was not stopped meanwhile.
+  const admitted = gate.then(() => !electorAbort.signal.aborted, () => false);
   let campaigning: Promise<void> | undefined;
   if (elector) {
     metrics.trackLeadership(elector.lease, () => elector.isLeader());
@@ -109,10 +123,12 @@ export function startRunningOperator(
         );
       }
     });
-    campaigning = elector.run(electorAbort.signal);
+    // The Lease is written: after the checks. The lists are under way by then.
+    campaigning = admitted.then((go) => go ? elector.run(electorAbort.signal) : undefined);
   }
-  const presenceRunning = presence?.run(electorAbort.signal);
-  const ready = controller.start();
+  const presenceRunning = presence &&
+    admitted.then((go) => go ? presence.run(electorAbort.signal) : undefined);
+  const ready = controller.start(gate);
   ready.then(
     () =>
       elector
@@ -122,13 +138,16 @@ export function startRunningOperator(
         })
         : logger.info("operator {name} ready: caches synced", { name: config.name }),
     (error) => {
-      // Stopped before the first list: nothing to report. A refused list (RBAC, a missing
-      // type): the informers keep retrying, and `ready` says why it cannot resolve.
-      if (stopping) return;
-      logger.error("operator {name} cannot become ready: {message}", {
-        name: config.name,
-        message: messageOf(error),
-      });
+      // Stopped before the first list, or the start failed (the gate's reason, which the start
+      // throws): nothing to report. A refused list (RBAC, a missing type): the informers keep
+      // retrying, and `ready` says why it cannot resolve.
+      gate.then(() => {
+        if (stopping) return;
+        logger.error("operator {name} cannot become ready: {message}", {
+          name: config.name,
+          message: messageOf(error),
+        });
+      }, () => {});
     },
   );
   return {

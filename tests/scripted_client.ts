@@ -146,6 +146,11 @@ export class ScriptedStore {
     return `${collection}|${namespace ?? ""}|${name}`;
   }
 
+  /** The number of watches open now. */
+  get watching(): number {
+    return this.#watchers.size;
+  }
+
   /** The current resourceVersion. */
   get resourceVersion(): string {
     return String(this.#rv);
@@ -405,6 +410,8 @@ export class ScriptedClient extends KubeClient {
   hook: ScriptHook | undefined;
   /** Whether `close()` was called; a request after it fails, as with a real client. */
   closed = false;
+  /** The number of requests not answered yet (a watch counts until its response, not after). */
+  inFlight = 0;
 
   /** Creates a client with an empty store. */
   constructor() {
@@ -427,6 +434,15 @@ export class ScriptedClient extends KubeClient {
   }
 
   async #answer<T>(request: ScriptedRequest, answer: () => T): Promise<T> {
+    this.inFlight++;
+    try {
+      return await this.#answerNow(request, answer);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  async #answerNow<T>(request: ScriptedRequest, answer: () => T): Promise<T> {
     if (this.closed) {
       throw new TypeError(`Cannot ${request.method} ${request.path}: the client is closed`);
     }
