@@ -114,6 +114,8 @@ export class Controller {
   readonly #backoff: KeyedBackoff;
   #running = false;
   #accepting = true;
+  /** Whether the gate given to `start()` has opened. */
+  #gateOpen = false;
   /** Aborted when the leadership term in which it was created ends. */
   #termAbort = new AbortController();
   #unsubscribeLeadership: (() => void) | undefined;
@@ -292,6 +294,11 @@ export class Controller {
     return this.informers.every((i) => i.synced);
   }
 
+  /** Whether the gate given to `start()` has opened (it opens once; `/ready` waits for it). */
+  get gateOpen(): boolean {
+    return this.#gateOpen;
+  }
+
   /** Whether this instance syncs now: always without leader election, else while it leads. */
   get leading(): boolean {
     return this.#leadership === undefined || this.#leadership.isLeader();
@@ -372,15 +379,23 @@ export class Controller {
   }
 
   /**
-   * Starts the informers; syncs begin once every cache is complete (and, with leader election,
-   * once this instance leads).
+   * Starts the informers at once; syncs begin once the gate has opened and every cache is
+   * complete (and, with leader election, once this instance leads). The gate lets the first lists
+   * run while the start-up checks (discovery of the configured types) are still under way:
+   * nothing is queued, so no handler is called and nothing is written, until it opens.
    *
-   * @returns a promise that resolves when every cache has synced
+   * @param gate resolves when syncs may begin; rejects when they never may (the start failed).
+   * Default: open.
+   * @returns a promise that resolves when the gate has opened and every cache has synced; it
+   * rejects with the gate's reason when the gate rejects (whatever the lists did meanwhile), else
+   * as `Informer.waitForSync()` does
    */
-  async start(): Promise<void> {
+  async start(gate: Promise<void> = Promise.resolve()): Promise<void> {
     this.#parentHandle.start();
     for (const child of this.#children.values()) child.handle.start();
     for (const related of this.#related) related.handle.start();
+    await gate;
+    this.#gateOpen = true;
     await Promise.all(this.informers.map((i) => i.waitForSync()));
     if (!this.#accepting) return;
     // A shared informer may have synced before this controller subscribed: learn its parents.

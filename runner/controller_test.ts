@@ -1,7 +1,8 @@
 // The controller's orderings, driven with a fake clock and a scripted client (an in-memory API
-// server whose answers a test can fail, delay or gate): identity by owner reference, a parent
-// waiting for an object in its child's way, a child refused next to children accepted, a child
-// created a moment ago by a twin, a handler that outlives its timeout, and the sync's signal.
+// server whose answers a test can fail, delay or gate): the start gate, identity by owner
+// reference, a parent waiting for an object in its child's way, a child refused next to children
+// accepted, a child created a moment ago by a twin, a handler that outlives its timeout, and the
+// sync's signal.
 import assert from "node:assert/strict";
 import { ApiError } from "../client/errors.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
@@ -27,11 +28,17 @@ function harness(
   handler: Handler<KubernetesObject>,
   init: Partial<OperatorConfigInit> = {},
   seed?: (client: ScriptedClient) => void,
+  gate?: Promise<void>,
 ): Promise<Harness> {
-  return controllerHarness(handler, {
-    children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
-    ...init,
-  }, seed);
+  return controllerHarness(
+    handler,
+    {
+      children: [{ type: k8s.core.v1.ConfigMap, updateStrategy: "Replace" }],
+      ...init,
+    },
+    seed,
+    gate,
+  );
 }
 
 function parent(name: string, spec: Record<string, unknown> = {}): KubernetesObject {
@@ -73,6 +80,64 @@ const copyValue: Handler<KubernetesObject> = ({ parent }) => ({
 function stored(client: ScriptedClient, name: string): KubernetesObject | undefined {
   return client.store.get(CONFIGMAPS, name);
 }
+
+/** The write requests sent so far, as `METHOD path`. */
+function writes(client: ScriptedClient): string[] {
+  return client.requests
+    .filter((r) => ["POST", "PUT", "PATCH", "DELETE"].includes(r.method))
+    .map((r) => `${r.method} ${r.path}`);
+}
+
+Deno.test("start(gate) lists at once, but calls no handler, writes nothing and stays pending until the gate opens", async () => {
+  const gate = Promise.withResolvers<void>();
+  await using h = await harness(
+    copyValue,
+    {},
+    (client) => client.store.put(PARENTS, parent("p", { value: "1" })),
+    gate.promise,
+  );
+  let resolved = false;
+  h.started.then(() => resolved = true, () => {});
+  // Both lists answered: each informer watches now, and the caches are complete.
+  const watches = h.client.requests.filter((r) => r.method === "WATCH").map((r) => r.path);
+  assert.deepEqual(watches.sort(), [CONFIGMAPS, PARENTS]);
+  assert.ok(h.controller.synced);
+  assert.equal(h.controller.gateOpen, false);
+  await h.time.tick(60_000);
+  assert.deepEqual(h.takeSyncs(), {}, "no sync before the gate opens");
+  assert.equal(h.requests.size, 0, "no handler call");
+  assert.deepEqual(writes(h.client), []);
+  assert.equal(resolved, false, "start() waits for the gate");
+  gate.resolve();
+  await h.time.tick(0);
+  assert.equal(resolved, true);
+  assert.equal(h.controller.gateOpen, true);
+  assert.deepEqual(h.takeSyncs(), { p: 1 });
+  assert.equal((stored(h.client, "p-child")?.data as Data).value, "1");
+});
+
+Deno.test("a gate that fails rejects start() with its reason, not with a refused list's", async () => {
+  const gate = Promise.withResolvers<void>();
+  let refused = 0;
+  await using h = await harness(copyValue, {}, (client) => {
+    client.store.put(PARENTS, parent("p", { value: "1" }));
+    client.hook = (request) => {
+      if (request.method !== "GET" || request.path !== PARENTS) return;
+      refused++;
+      throw new ApiError({ method: "GET", path: PARENTS }, 404, {
+        reason: "NotFound",
+        message: "the server could not find the requested resource",
+      });
+    };
+  }, gate.promise);
+  assert.equal(refused, 1, "the parents' first list was refused (its informer backs off)");
+  const error = new Error("the checks failed");
+  gate.reject(error);
+  await assert.rejects(h.started, (e) => e === error);
+  await h.time.tick(60_000);
+  assert.deepEqual(h.takeSyncs(), {});
+  assert.deepEqual(writes(h.client), []);
+});
 
 Deno.test("a child whose tracking label was rewritten is still its owner's child, and its label is repaired", async () => {
   await using h = await harness(copyValue);

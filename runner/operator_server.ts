@@ -1,7 +1,7 @@
 /**
  * The HTTP server of a running operator process: `/health` (and `/healthz`), `/ready` (and
- * `/readyz`: 503 with the reasons while a cache is not synced or its watch has failed for longer
- * than `readinessGraceMs`) and `/metrics` (several operators' metrics merged, with an `operator`
+ * `/readyz`: 503 with the reasons while the start-up checks run, a cache is not synced or its
+ * watch has failed for longer than `readinessGraceMs`) and `/metrics` (several operators' metrics merged, with an `operator`
  * label).
  *
  * @module
@@ -22,12 +22,14 @@ export interface ServedOperator {
 }
 
 /**
- * Why the operators are not ready, one line each (empty when they are): an informer whose first
- * list has not completed, or whose watch has failed for longer than `readinessGraceMs`.
+ * Why the operators are not ready, one line each (empty when they are): start-up checks not
+ * passed yet (the server listens while they run), an informer whose first list has not
+ * completed, or whose watch has failed for longer than `readinessGraceMs`.
  */
 export function notReady(operators: readonly ServedOperator[]): string[] {
   const reasons: string[] = [];
   for (const { config, controller } of operators) {
+    if (!controller.gateOpen) reasons.push(`${config.name}: start-up checks not passed yet`);
     for (const informer of controller.informers) {
       const reason = informer.notReadyReason(config.readinessGraceMs);
       if (reason !== undefined) reasons.push(`${config.name}: ${reason}`);

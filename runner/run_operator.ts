@@ -10,19 +10,22 @@ import type { KubeClient } from "../client/kube_client.ts";
 import { loadClientConfig } from "../client/load_client_config.ts";
 import type { KubernetesObject } from "../client/resource_type.ts";
 import type { OperatorConfig, ServerConfig } from "../config/operator_config.ts";
-import { type Handler, normalizeHandler } from "../handler/handler.ts";
-import { Controller, type SyncEvent } from "./controller.ts";
-import { EventRecorder } from "./events.ts";
+import type { Handler } from "../handler/handler.ts";
+import type { Controller, SyncEvent } from "./controller.ts";
 import { InformerPool } from "./informer_pool.ts";
-import { defaultIdentity, LeaderElector, type Leadership } from "./leader_election.ts";
+import type { Leadership } from "./leader_election.ts";
 import { OperatorMetrics } from "./operator_metrics.ts";
 import { serveOperators } from "./operator_server.ts";
-import { PresenceDetector } from "./presence.ts";
 import { TracedKubeClient } from "./tracing.ts";
 import { messageOf } from "../client/_util.ts";
 import type { RunningWebhooks } from "../webhook/runtime.ts";
 import { OperatorFatalError } from "./operator_fatal_error.ts";
 import { checkNetPermission, checkServedTypes, permissionHint } from "./start_checks.ts";
+import {
+  presenceNamespaceFromEnv,
+  type RunningOperator,
+  startRunningOperator,
+} from "./running_operator.ts";
 
 export { OperatorFatalError };
 
@@ -75,122 +78,10 @@ export interface OperatorHandle extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-/** `ROPERATOR_NAMESPACE` when the process may read it, else `"default"`. */
-function presenceNamespaceFromEnv(): string {
-  const { state } = Deno.permissions.querySync({ name: "env", variable: "ROPERATOR_NAMESPACE" });
-  return (state === "granted" ? Deno.env.get("ROPERATOR_NAMESPACE") : undefined) || "default";
-}
-
-/** Everything one operator of a process uses, before its HTTP server. */
-interface Running {
-  config: OperatorConfig;
-  controller: Controller;
-  metrics: OperatorMetrics;
-  elector: LeaderElector | undefined;
-  ready: Promise<void>;
-  failed: Promise<OperatorFatalError>;
-  /** Drains syncs, releases the Lease, closes the event recorder (not the client). */
-  stop(drainTimeoutMs: number): Promise<void>;
-}
-
-/** Starts one operator's controller, leader election and event recorder on a shared client. */
-function run(
-  config: OperatorConfig,
-  handler: Handler<KubernetesObject>,
-  shared: { client: KubeClient; pool: InformerPool; metrics: OperatorMetrics },
-): Running {
-  const { client, pool, metrics } = shared;
-  const elector = config.leaderElection
-    ? new LeaderElector(client, config.leaderElection)
-    : undefined;
-  const identity = elector?.identity ?? defaultIdentity();
-  const events = config.events
-    ? new EventRecorder(client, { reportingController: config.name, reportingInstance: identity })
-    : undefined;
-  // Without leader election, a second instance of the same operator is reported (a warning).
-  const presence = elector ? undefined : new PresenceDetector(client, {
-    name: config.name,
-    namespace: config.namespace ?? client.config.namespace ?? presenceNamespaceFromEnv(),
-    identity,
-  });
-  const controller = new Controller({
-    config,
-    client,
-    handler: normalizeHandler(handler) as ControllerHandler,
-    metrics,
-    informers: pool,
-    ...(elector ? { leadership: elector } : {}),
-    ...(events ? { events } : {}),
-  });
-  metrics.trackInformers(() => controller.informers);
-  const electorAbort = new AbortController();
-  let stopping = false;
-  const failed = Promise.withResolvers<OperatorFatalError>();
-  let campaigning: Promise<void> | undefined;
-  if (elector) {
-    metrics.trackLeadership(elector.lease, () => elector.isLeader());
-    elector.onChange((leading) => {
-      if (leading || stopping) return;
-      if (config.leaderElection?.onLost === "exit") {
-        electorAbort.abort();
-        failed.resolve(
-          new OperatorFatalError(
-            `Cannot go on as operator "${config.name}": this instance lost the Lease "${elector.lease}" (leaderElection.onLost is "exit")`,
-          ),
-        );
-      }
-    });
-    campaigning = elector.run(electorAbort.signal);
-  }
-  const presenceRunning = presence?.run(electorAbort.signal);
-  const ready = controller.start();
-  ready.then(
-    () =>
-      elector
-        ? logger.info("operator {name} ready: caches synced ({role})", {
-          name: config.name,
-          role: elector.isLeader() ? "leader" : "follower",
-        })
-        : logger.info("operator {name} ready: caches synced", { name: config.name }),
-    (error) => {
-      // Stopped before the first list: nothing to report. A refused list (RBAC, a missing
-      // type): the informers keep retrying, and `ready` says why it cannot resolve.
-      if (stopping) return;
-      logger.error("operator {name} cannot become ready: {message}", {
-        name: config.name,
-        message: messageOf(error),
-      });
-    },
-  );
-  return {
-    config,
-    controller,
-    metrics,
-    elector,
-    ready,
-    failed: failed.promise,
-    async stop(drainTimeoutMs) {
-      stopping = true;
-      const drained = await controller.stop(drainTimeoutMs);
-      if (!drained) {
-        logger.warn("some syncs of {name} did not finish before shutdown", {
-          name: config.name,
-        });
-      }
-      electorAbort.abort();
-      await campaigning;
-      await presenceRunning;
-      // After the syncs: a follower that takes over at once never overlaps with our writes.
-      await elector?.release();
-      await events?.close();
-    },
-  };
-}
-
 /** Starts the HTTP server; a port it cannot listen on is a fatal error. */
 function serveHttp(
   server: ServerConfig,
-  operators: readonly Running[],
+  operators: readonly RunningOperator[],
   name: string,
 ): Deno.HttpServer {
   try {
@@ -207,8 +98,10 @@ function serveHttp(
 }
 
 /**
- * Starts an operator and returns once its HTTP server listens; the caches sync in the
- * background (`ready`). With `leaderElection` configured it campaigns for the Lease at once and
+ * Starts an operator and returns once the API server has confirmed that it serves every
+ * configured type and the HTTP server listens; the caches sync in the background (`ready`), their
+ * first lists sent at once, while the types are checked (nothing syncs or writes before the checks
+ * pass). With `leaderElection` configured it campaigns for the Lease once the checks pass and
  * syncs only while it leads; a follower keeps its caches warm and is ready once they are.
  *
  * @param config the operator config (from `operatorConfig()`)
@@ -317,6 +210,39 @@ export async function startOperators(
   operators: readonly OperatorEntry<KubernetesObject>[],
   options: StartOperatorsOptions = {},
 ): Promise<OperatorGroupHandle> {
+  return await startGroup(checkEntries(operators), {
+    ...options,
+    server: options.server === undefined ? operators[0]!.config.server : options.server,
+  });
+}
+
+/**
+ * {@linkcode startOperators} on a client the caller made (the library's own tests give a
+ * scripted client); `options.clientConfig` is ignored, and the group closes the client when it
+ * stops or fails to start. Not exported by the package's entry points.
+ *
+ * @param client the API client the operators share
+ * @param operators each operator's config and handler
+ * @param options drain bound and the HTTP server
+ * @returns a handle to stop them all
+ * @throws {OperatorFatalError} as {@linkcode startOperators} does
+ */
+export async function startOperatorsWith(
+  client: KubeClient,
+  operators: readonly OperatorEntry<KubernetesObject>[],
+  options: StartOperatorsOptions = {},
+): Promise<OperatorGroupHandle> {
+  return await startGroup(checkEntries(operators), {
+    ...options,
+    server: options.server === undefined ? operators[0]!.config.server : options.server,
+    client,
+  });
+}
+
+/** The entries, when there is at least one and no name appears twice. */
+function checkEntries(
+  operators: readonly OperatorEntry<KubernetesObject>[],
+): readonly OperatorEntry<KubernetesObject>[] {
   if (operators.length === 0) {
     throw new TypeError("Cannot start operators: the list is empty");
   }
@@ -327,63 +253,85 @@ export async function startOperators(
     }
     names.add(config.name);
   }
-  return await startGroup(operators, {
-    ...options,
-    server: options.server === undefined ? operators[0]!.config.server : options.server,
-  });
+  return operators;
 }
 
-async function startGroup(
-  entries: readonly OperatorEntry<KubernetesObject>[],
-  options: StartOperatorOptions & { server: ServerConfig | false | undefined },
-): Promise<OperatorGroupHandle> {
-  const first = entries[0]!.config;
-  const userAgent = `${first.name} (roperator)`;
+/** The client of a group: the one given, else one made from the (loaded) client config. */
+async function groupClient(
+  name: string,
+  options: StartOperatorOptions & { client?: KubeClient },
+  metrics: OperatorMetrics,
+): Promise<KubeClient> {
+  if (options.client !== undefined) return options.client;
+  const userAgent = `${name} (roperator)`;
   const clientConfig = options.clientConfig ?? await loadClientConfig({ userAgent });
-  checkNetPermission(first.name, clientConfig);
-  const metrics = entries.map(() => new OperatorMetrics());
-  const client = new TracedKubeClient(
+  checkNetPermission(name, clientConfig);
+  return new TracedKubeClient(
     { userAgent, ...clientConfig },
     // One client for the group: its request latency is recorded with the first operator.
-    { observe: (o) => metrics[0]!.request(o) },
+    { observe: (o) => metrics.request(o) },
   );
-  try {
-    const checks = await Promise.allSettled(
-      entries.map(({ config }) => checkServedTypes(config, client)),
-    );
-    for (const check of checks) if (check.status === "rejected") throw check.reason;
-  } catch (error) {
-    client.close();
-    throw error;
-  }
+}
+
+/**
+ * Starts a group. The served-type checks (one discovery request per type) and the informers'
+ * first lists go out together: the lists read only, and the gate keeps every sync, write and
+ * `ready` back until the checks have passed. The HTTP server listens from the start (`/ready`
+ * answers 503 until then); the webhooks, which write their certificates' Secret and CA bundles,
+ * start once the checks have passed, and before the gate opens. Any failure stops what started
+ * and rejects with the first of: a check's error, the server's, the webhooks'.
+ */
+async function startGroup(
+  entries: readonly OperatorEntry<KubernetesObject>[],
+  options: StartOperatorOptions & { server: ServerConfig | false | undefined; client?: KubeClient },
+): Promise<OperatorGroupHandle> {
+  const first = entries[0]!.config;
+  const metrics = entries.map(() => new OperatorMetrics());
+  const client = await groupClient(first.name, options, metrics[0]!);
+  const checks = Promise.allSettled(entries.map(({ config }) => checkServedTypes(config, client)));
+  const gate = Promise.withResolvers<void>();
+  // Rejected when the start fails, which the caller learns from the rejection of the start.
+  gate.promise.catch(() => {});
   const pool = new InformerPool();
-  const running: Running[] = [];
+  const running: RunningOperator[] = [];
   let server: Deno.HttpServer | undefined;
+  let serverError: unknown;
   try {
-    // The server first: a port that is taken fails before anything runs.
     // `running` is filled in below; the handler reads it per request.
     if (options.server) server = serveHttp(options.server, running, first.name);
   } catch (error) {
-    client.close();
-    throw error;
+    serverError = error;
   }
-  // The webhooks before the controllers: a port that is taken, or certificates that cannot be
-  // read, fail before anything syncs.
-  let webhooks: (RunningWebhooks | undefined)[];
+  // A port that is taken: nothing else starts (the checks still decide which error is thrown).
+  if (serverError === undefined) {
+    for (const [i, { config, handler }] of entries.entries()) {
+      running.push(startRunningOperator(config, handler, {
+        client,
+        pool,
+        metrics: metrics[i]!,
+        gate: gate.promise,
+      }));
+    }
+  }
+  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
+  let webhooks: (RunningWebhooks | undefined)[] = [];
   try {
+    for (const check of await checks) if (check.status === "rejected") throw check.reason;
+    if (serverError !== undefined) throw serverError;
+    // Before the gate opens: certificates that cannot be read fail before anything syncs.
     webhooks = await startWebhookServers(entries, client, metrics);
   } catch (error) {
+    // The gate first: the operators' stops wait for it.
+    gate.reject(error);
+    await Promise.all(running.map((r) => r.stop(drainTimeoutMs)));
     await server?.shutdown();
     client.close();
     throw error;
   }
+  gate.resolve();
   // One set of process metrics per process, with the first operator's.
   const processMetrics = metrics[0]!.trackProcess();
-  for (const [i, { config, handler }] of entries.entries()) {
-    running.push(run(config, handler, { client, pool, metrics: metrics[i]! }));
-  }
   let stopping: Promise<void> | undefined;
-  const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   const stop = () =>
     stopping ??= (async () => {
       await Promise.all(running.map((r) => r.stop(drainTimeoutMs)));
@@ -466,8 +414,6 @@ async function startWebhookServers(
   }
   return started;
 }
-
-type ControllerHandler = ConstructorParameters<typeof Controller>[0]["handler"];
 
 /**
  * Runs an operator until SIGTERM or SIGINT, or until a fatal error. Without

@@ -1,13 +1,13 @@
 // Readiness against a real API server: `ready` settles (it rejects, naming the type and the
-// HTTP status, when the operator may not list a child type, and when the operator is stopped
-// before its first list), and `/ready` answers 503 naming the type whose cache or watch does
-// not work (a watch refused for longer than `readinessGraceMs`).
+// HTTP status, when the operator may not list a child type), and `/ready` answers 503 naming the
+// type whose cache or watch does not work (a watch refused for longer than `readinessGraceMs`).
+// An operator stopped before its first list: runner/run_operator_test.ts, where the list can be
+// held back (here it may have completed by the time `startOperator` returns).
 import assert from "node:assert/strict";
 import { createNamespace, eventually } from "./helpers.ts";
 import type { ControlPlane } from "../testkit/control_plane.ts";
 import { testControlPlane } from "../testkit/shared_control_plane.ts";
 import { installCustomResourceDefinitions, testCustomResourceDefinition } from "../testkit/crds.ts";
-import { startFaultProxy } from "../testkit/fault_proxy.ts";
 import { deployServiceAccount } from "../testkit/service_account.ts";
 import type { ClientConfig } from "../client/client_config.ts";
 import { KubeClient } from "../client/kube_client.ts";
@@ -134,20 +134,4 @@ Deno.test("an operator whose watch of a child type is refused: /ready turns 503 
   } finally {
     await op.stop();
   }
-});
-
-Deno.test("an operator stopped before its first list: ready rejects", async () => {
-  const ns = await createNamespace(admin, "ready");
-  await using proxy = startFaultProxy({ target: cp.server });
-  const op = await startOperator(configIn(ns, { server: false }), () => ({ children: [] }), {
-    clientConfig: { ...cp.clientConfig, server: proxy.url },
-  });
-  // The first lists were sent, but their answers cannot have arrived: nothing has run the
-  // event loop since. From now on, no byte passes.
-  proxy.stall({ newConnections: true });
-  const settled = outcome(op.ready);
-  await op.stop();
-  const error = await settled;
-  assert.ok(error instanceof InformerSyncError, String(error));
-  assert.match(error.message, /stopped before its first list/);
 });

@@ -1,15 +1,16 @@
 /**
  * A scripted {@linkcode KubeClient} for ordering tests of the runtime: an in-memory API server
  * (create, get, list with label selectors, replace, merge/JSON/apply patches, delete with
- * preconditions and finalizers, the status subresource, and watches that replay from a
- * resourceVersion), and a hook that can fail, delay or gate any request. It answers what the
+ * preconditions and finalizers, the status subresource, watches that replay from a
+ * resourceVersion, and discovery of the types a test declares served), and a hook that can fail,
+ * delay or gate any request. It answers what the
  * tests need; behaviour that only the real API server decides is tested against it instead.
  *
  * @module
  */
 import { KubeClient, type RequestOptions } from "../client/kube_client.ts";
 import { ApiError } from "../client/errors.ts";
-import type { KubernetesObject } from "../client/resource_type.ts";
+import type { KubernetesObject, ResourceType } from "../client/resource_type.ts";
 import { matchesLabelSelector } from "../runner/label_selector.ts";
 
 /** One request, as the hook sees it. */
@@ -114,6 +115,11 @@ function jsonPatch(target: KubernetesObject, ops: unknown, fail: (message: strin
   return doc as KubernetesObject;
 }
 
+/** The group/version a discovery path asks about (`/api/v1`, `/apis/apps/v1`), else `undefined`. */
+function discoveryOf(path: string): string | undefined {
+  return /^\/api\/([^/]+)$/.exec(path)?.[1] ?? /^\/apis\/([^/]+\/[^/]+)$/.exec(path)?.[1];
+}
+
 /** The in-memory API server behind a {@linkcode ScriptedClient}. */
 export class ScriptedStore {
   #rv = 100;
@@ -121,9 +127,28 @@ export class ScriptedStore {
   /** Objects by `collection|namespace|name`. */
   readonly objects: Map<string, KubernetesObject> = new Map();
   readonly #watchers = new Set<Watcher>();
+  /** The types discovery answers with, by apiVersion. */
+  readonly #served = new Map<string, ResourceType[]>();
+
+  /**
+   * Declares types served: discovery of their group/version lists them (a group/version with no
+   * type declared answers 404). Nothing else depends on it: lists and writes of any path work.
+   *
+   * @param types the types, as the API server serves them (plural and scope)
+   */
+  serve(...types: ResourceType[]): void {
+    for (const type of types) {
+      this.#served.set(type.apiVersion, [...this.#served.get(type.apiVersion) ?? [], type]);
+    }
+  }
 
   #key(collection: string, namespace: string | undefined, name: string): string {
     return `${collection}|${namespace ?? ""}|${name}`;
+  }
+
+  /** The number of watches open now. */
+  get watching(): number {
+    return this.#watchers.size;
   }
 
   /** The current resourceVersion. */
@@ -227,7 +252,6 @@ export class ScriptedStore {
    * @returns the response body
    */
   handle(request: ScriptedRequest): unknown {
-    const { collection, namespace, name, subresource } = parsePath(request.path);
     const fail = (status: number, reason: string, message: string): never => {
       throw new ApiError({ method: request.method, path: request.path }, status, {
         kind: "Status",
@@ -237,6 +261,17 @@ export class ScriptedStore {
         code: status,
       });
     };
+    const groupVersion = discoveryOf(request.path);
+    if (groupVersion !== undefined && request.method === "GET") {
+      const served = this.#served.get(groupVersion);
+      if (served === undefined) return fail(404, "NotFound", "the server could not find it");
+      return {
+        kind: "APIResourceList",
+        groupVersion,
+        resources: served.map((t) => ({ name: t.plural, kind: t.kind, namespaced: t.namespaced })),
+      };
+    }
+    const { collection, namespace, name, subresource } = parsePath(request.path);
     const key = name === undefined ? undefined : this.#key(collection, namespace, name);
     const existing = key === undefined ? undefined : this.objects.get(key);
     const collectionPath = request.path.split("/").slice(
@@ -373,6 +408,10 @@ export class ScriptedClient extends KubeClient {
   readonly requests: ScriptedRequest[] = [];
   /** Called before each request is answered. */
   hook: ScriptHook | undefined;
+  /** Whether `close()` was called; a request after it fails, as with a real client. */
+  closed = false;
+  /** The number of requests not answered yet (a watch counts until its response, not after). */
+  inFlight = 0;
 
   /** Creates a client with an empty store. */
   constructor() {
@@ -395,6 +434,18 @@ export class ScriptedClient extends KubeClient {
   }
 
   async #answer<T>(request: ScriptedRequest, answer: () => T): Promise<T> {
+    this.inFlight++;
+    try {
+      return await this.#answerNow(request, answer);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  async #answerNow<T>(request: ScriptedRequest, answer: () => T): Promise<T> {
+    if (this.closed) {
+      throw new TypeError(`Cannot ${request.method} ${request.path}: the client is closed`);
+    }
     if (request.signal?.aborted) throw request.signal.reason;
     const hooked = this.hook?.(request);
     if (hooked !== undefined) {
@@ -419,6 +470,12 @@ export class ScriptedClient extends KubeClient {
   ): Promise<T> {
     const request = this.#request(method, path, options);
     return this.#answer(request, () => this.store.handle(request) as T);
+  }
+
+  /** Marks the client closed (see `closed`). */
+  override close(): void {
+    this.closed = true;
+    super.close();
   }
 
   /** Watches are answered by the store; nothing else is sent with `send`. */

@@ -34,6 +34,8 @@ export interface Harness extends AsyncDisposable {
   client: ScriptedClient;
   /** The controller. */
   controller: Controller;
+  /** What `controller.start()` returned: settled unless a gate was given that is still shut. */
+  started: Promise<void>;
   /** Every sync event, in order. */
   events: SyncEvent[];
   /** Every request the handler got, by parent name. */
@@ -47,18 +49,22 @@ export interface Harness extends AsyncDisposable {
 }
 
 /**
- * Starts a controller on a fake clock and a scripted client, and waits until its caches synced.
+ * Starts a controller on a fake clock and a scripted client, and waits until its caches synced
+ * (with a `gate`, only until the promises and streams of the start settled: `start()` waits for
+ * the gate).
  *
  * @param handler the handler
  * @param init config fields over the harness's (name `op`, parent {@linkcode Parent}, confined
  * to {@linkcode NS}, no server, no finalizer, no periodic resync)
  * @param seed fills the API server before the controller starts
+ * @param gate given to `controller.start()`
  * @returns the harness; dispose it with `await using`
  */
 export async function controllerHarness(
   handler: Handler<KubernetesObject>,
   init: Partial<OperatorConfigInit> = {},
   seed: (client: ScriptedClient) => void = () => {},
+  gate?: Promise<void>,
 ): Promise<Harness> {
   const time = new FakeTime();
   const client = new ScriptedClient();
@@ -95,9 +101,10 @@ export async function controllerHarness(
     const name = event.parent.split("/")[1]!;
     syncs[name] = (syncs[name] ?? 0) + 1;
   });
-  const started = controller.start();
+  const started = controller.start(gate);
+  started.catch(() => {}); // a test with a gate that fails looks at it
   await time.flush();
-  await started;
+  if (gate === undefined) await started;
   await time.flush();
   const count = (name: string, state: SyncEvent["state"]) =>
     events.filter((e) => e.parent === `${NS}/${name}` && e.state === state).length;
@@ -105,6 +112,7 @@ export async function controllerHarness(
     time,
     client,
     controller,
+    started,
     events,
     requests,
     failures: (name) => count(name, "failed"),
