@@ -21,7 +21,8 @@ const logger = getLogger(["roperator", "client"]);
  * What is retried:
  *
  * - a connection error or a cut-off body, for idempotent requests only (GET, HEAD, PUT, DELETE,
- *   server-side apply, or `idempotent: true`): a POST or a merge patch may have been applied;
+ *   server-side apply, or `idempotent: true`, which `ResourceClient.patch` sets for a merge patch
+ *   pinned to a resourceVersion): a POST or another patch may have been applied;
  * - 429 Too Many Requests, for every request (the server did not process it), after the
  *   `Retry-After` the server asks for;
  * - 408 Request Timeout and 5xx (except 501), for idempotent requests only.

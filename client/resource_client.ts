@@ -89,6 +89,15 @@ const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   strategic: "application/strategic-merge-patch+json",
 };
 
+/** Whether a (merge) patch document sets `metadata.resourceVersion`. */
+function pinnedVersion(patch: unknown): boolean {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return false;
+  const metadata = (patch as { metadata?: unknown }).metadata;
+  return typeof metadata === "object" && metadata !== null &&
+    typeof (metadata as { resourceVersion?: unknown }).resourceVersion === "string" &&
+    (metadata as { resourceVersion: string }).resourceVersion !== "";
+}
+
 /** Operations on one resource type, in one namespace or across all of them. */
 export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
   /** The client requests go through. */
@@ -279,10 +288,16 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
   /**
    * Patches an object.
    *
+   * A merge or strategic merge patch that carries `metadata.resourceVersion` is pinned to that
+   * version: the API server answers 409 Conflict when the object has another, and such a patch
+   * is retried after a connection error or a 5xx like a PUT (a replay of one that was applied
+   * meets the 409). Any other patch is sent once, as it may have been applied.
+   *
    * @param name the name
    * @param patch the patch document (an array of operations for a JSON patch)
    * @param options patch type, namespace, field manager
    * @returns the patched object
+   * @throws {ApiError} 409 when the patch is pinned to a resourceVersion the object no longer has
    */
   async patch(
     name: string,
@@ -290,13 +305,15 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
     options: PatchOptions & { namespace?: string | undefined; subresource?: string | undefined } =
       {},
   ): Promise<T> {
+    const type = options.type ?? "merge";
     return await this.client.request<T>(
       "PATCH",
       this.#path(name, options.namespace, options.subresource),
       {
         body: patch,
-        contentType: PATCH_CONTENT_TYPES[options.type ?? "merge"],
+        contentType: PATCH_CONTENT_TYPES[type],
         query: { fieldManager: options.fieldManager, dryRun: options.dryRun },
+        ...(type !== "json" && pinnedVersion(patch) ? { idempotent: true } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },
     );
@@ -395,12 +412,16 @@ export class ResourceClient<T extends KubernetesObject = KubernetesObject> {
   }
 
   /**
-   * Patches the status subresource.
+   * Patches the status subresource (a merge patch unless `options.type` says otherwise). With
+   * `metadata.resourceVersion` in a merge patch, the write is as conflict-safe as
+   * {@linkcode ResourceClient.replaceStatus} without sending the rest of the object:
+   * `{ metadata: { resourceVersion }, status: { changed: 1, removed: null } }`.
    *
    * @param name the name
    * @param patch the patch document
    * @param options patch type, namespace
    * @returns the patched object
+   * @throws {ApiError} 409 when the patch is pinned to a resourceVersion the object no longer has
    */
   async patchStatus(
     name: string,

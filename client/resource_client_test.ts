@@ -2,7 +2,7 @@
 // request, and nothing is sent again after the abort. A local server counts the requests.
 import assert from "node:assert/strict";
 import { KubeClient } from "./kube_client.ts";
-import { WatchDecodeError, WatchUnexpectedObjectError } from "./errors.ts";
+import { ApiError, WatchDecodeError, WatchUnexpectedObjectError } from "./errors.ts";
 import { ResourceClient } from "./resource_client.ts";
 import { type KubernetesObject, resourceType } from "./resource_type.ts";
 import { fakeServer, statusResponse } from "./testdata/fake_server.ts";
@@ -142,4 +142,50 @@ Deno.test("ResourceClient.watch refuses an object without a name or of another t
       await server.close();
     }
   });
+});
+
+Deno.test("ResourceClient.patchStatus: a merge patch pinned to a resourceVersion is retried like a PUT; one that is not is sent once", async (t) => {
+  const seen: Array<{ method: string; path: string; contentType: string | null; body: unknown }> =
+    [];
+  const server = fakeServer(async (request) => {
+    seen.push({
+      method: request.method,
+      path: new URL(request.url).pathname,
+      contentType: request.headers.get("content-type"),
+      body: await request.json(),
+    });
+    return statusResponse(503);
+  });
+  using client = new KubeClient({ server: server.url }, { retry: { initialDelayMs: 1 } });
+  const cms = new ResourceClient(client, ConfigMap, "ns");
+  try {
+    await t.step("pinned: a replay once applied meets a 409, so it is retried", async () => {
+      seen.length = 0;
+      const patch = { metadata: { resourceVersion: "7" }, status: { a: null } };
+      await assert.rejects(cms.patchStatus("a", patch), (e) => e instanceof ApiError);
+      assert.equal(seen.length, 6, "first attempt and 5 retries");
+      assert.deepEqual(seen[0], {
+        method: "PATCH",
+        path: "/api/v1/namespaces/ns/configmaps/a/status",
+        contentType: "application/merge-patch+json",
+        body: patch,
+      });
+    });
+    await t.step("not pinned: it may have been applied, so it is not sent again", async () => {
+      seen.length = 0;
+      await assert.rejects(
+        cms.patchStatus("a", { status: { a: 1 } }),
+        (e) => e instanceof ApiError,
+      );
+      assert.equal(seen.length, 1);
+    });
+    await t.step("a JSON patch is not sent again either", async () => {
+      seen.length = 0;
+      const ops = [{ op: "replace", path: "/metadata/resourceVersion", value: "7" }];
+      await assert.rejects(cms.patch("a", ops, { type: "json" }), (e) => e instanceof ApiError);
+      assert.equal(seen.length, 1);
+    });
+  } finally {
+    await server.close();
+  }
 });

@@ -167,7 +167,9 @@ export interface OperatorConfigInit<P extends KubernetesObject = KubernetesObjec
    * drops `metadata.managedFields` and the `kubectl.kubernetes.io/last-applied-configuration`
    * annotation). Called for the parent type and every child type; return the object to keep.
    * Never drop fields the handler sets on children: the runner compares desired children with
-   * the cached ones, so a dropped field would look changed on every sync.
+   * the cached ones, so a dropped field would look changed on every sync. Keep the parent's
+   * `status` whole: the status is written as a merge patch from the cached one, so a status field
+   * missing from the cache would never be removed from the cluster.
    */
   transform?: CacheTransform;
   /**

@@ -155,9 +155,11 @@ function needsOf(config: OperatorConfig, options: RbacOptions, namespace: string
     namespace: parentScope,
     group: parentGroup,
     resource: `${parent.plural}/status`,
-    // The status is written with a PUT on the subresource (update), nothing else.
-    verbs: ["update"],
-    reason: `write the status of ${parent.kind} parents (status subresource)`,
+    // The status is written with a merge patch of the subresource (patch), or a PUT (update)
+    // when it holds a null, which a merge patch cannot store.
+    verbs: ["update", "patch"],
+    reason:
+      `write the status of ${parent.kind} parents (status subresource: a merge patch, or a PUT when it holds a null)`,
   });
   if (hasOwnedChildren(config)) {
     needs.push({
@@ -326,7 +328,8 @@ function plan(config: OperatorConfig, options: RbacOptions): Plan {
  *
  * - the parent type: `get`, `list`, `watch`, plus `patch` to add and remove the finalizer (left
  *   out when the config has no finalizer);
- * - `<parent plural>/status`: `update` (the runner writes the status with a PUT);
+ * - `<parent plural>/status`: `patch` and `update` (the runner writes the status with a merge
+ *   patch, or with a PUT when it holds a `null`);
  * - `<parent plural>/finalizers`: `update`, when children get owner references to the parent.
  *   The runner sets `blockOwnerDeletion: true`, which clusters running the
  *   `OwnerReferencesPermissionEnforcement` admission plugin (OpenShift among them) only allow

@@ -88,8 +88,13 @@ Deno.test("rbacFor: a namespaced parent with ConfigMap and Service children, clu
     },
     {
       apiGroups: ["example.roperator.dev"],
-      resources: ["echoservers/finalizers", "echoservers/status"],
+      resources: ["echoservers/finalizers"],
       verbs: ["update"],
+    },
+    {
+      apiGroups: ["example.roperator.dev"],
+      resources: ["echoservers/status"],
+      verbs: ["update", "patch"],
     },
   ]);
   const binding = find(objects, "ClusterRoleBinding");
@@ -122,7 +127,7 @@ Deno.test("rbacFor: an operator confined to a namespace gets a Role and RoleBind
   assert.equal(objects[0]?.metadata?.namespace, "team-a");
   const role = find(objects, "Role");
   assert.equal(role.metadata?.namespace, "team-a");
-  assert.equal((role.rules as unknown[]).length, 4);
+  assert.equal((role.rules as unknown[]).length, 5);
   const binding = find(objects, "RoleBinding");
   assert.equal(binding.metadata?.namespace, "team-a");
   assert.deepEqual(binding.roleRef, {
@@ -166,8 +171,13 @@ Deno.test("rbacFor: a cluster-scoped parent forces a ClusterRole even when confi
     },
     {
       apiGroups: ["example.roperator.dev"],
-      resources: ["clusterechoes/finalizers", "clusterechoes/status"],
+      resources: ["clusterechoes/finalizers"],
       verbs: ["update"],
+    },
+    {
+      apiGroups: ["example.roperator.dev"],
+      resources: ["clusterechoes/status"],
+      verbs: ["update", "patch"],
     },
   ]);
   assert.deepEqual(find(objects, "ClusterRoleBinding").roleRef, {
@@ -204,6 +214,7 @@ Deno.test("rbacFor: a cluster-scoped child of a confined operator goes to a Clus
   assert.deepEqual(groups, [
     "",
     "coordination.k8s.io",
+    "example.roperator.dev",
     "example.roperator.dev",
     "example.roperator.dev",
   ]);
@@ -321,6 +332,7 @@ Deno.test("rbacFor: deterministic output whatever the order of the children", ()
     "events.k8s.io",
     "example.roperator.dev",
     "example.roperator.dev",
+    "example.roperator.dev",
     "networking.k8s.io",
   ]);
 });
@@ -354,7 +366,8 @@ Deno.test("explainRules: one line per rule, in the order of rbacFor", () => {
   assert.deepEqual(lines, [
     'ClusterRole "echo-team-a": events.k8s.io events [create, patch]: record Events about ClusterEcho parents',
     'ClusterRole "echo-team-a": example.roperator.dev clusterechoes [get, list, watch, patch]: watch ClusterEcho parents, and add and remove their finalizer "roperator.dev/echo"',
-    'ClusterRole "echo-team-a": example.roperator.dev clusterechoes/finalizers, clusterechoes/status [update]: set owner references with blockOwnerDeletion to ClusterEcho parents on children (required where the OwnerReferencesPermissionEnforcement admission plugin is on); write the status of ClusterEcho parents (status subresource)',
+    'ClusterRole "echo-team-a": example.roperator.dev clusterechoes/finalizers [update]: set owner references with blockOwnerDeletion to ClusterEcho parents on children (required where the OwnerReferencesPermissionEnforcement admission plugin is on)',
+    'ClusterRole "echo-team-a": example.roperator.dev clusterechoes/status [update, patch]: write the status of ClusterEcho parents (status subresource: a merge patch, or a PUT when it holds a null)',
     'Role "echo" in "team-a": core configmaps, services [get, list, watch, create, update, patch, delete]: watch, create, update and delete ConfigMap children (namespaced, strategy Apply); watch, create, update and delete Service children (namespaced, strategy Replace)',
     'Role "echo" in "team-a": coordination.k8s.io leases [get, create, update]: detect a second instance: renew the presence Lease "echo-presence" in namespace "team-a"',
     'Role "echo-leader-election" in "ops": coordination.k8s.io leases [get, create, update]: leader election: hold a Lease in namespace "ops"',

@@ -1,7 +1,10 @@
 /**
  * Writing the parent's status: the handler's status with `observedGeneration`, written only
- * when it differs from the parent's, read fresh and compared again after a conflict, and a
- * parent found gone ends the sync quietly ({@linkcode ParentGoneError}). When the parent was
+ * when it differs from the parent's, as a JSON merge patch of the status subresource from the
+ * status the parent has to the desired one, pinned to the parent's resourceVersion (the whole
+ * parent is PUT when no merge patch can give the status: it holds a `null`, or is not an object),
+ * read fresh and compared again after a conflict, and a parent found gone ends the sync quietly
+ * ({@linkcode ParentGoneError}). When the parent was
  * declared with `parentSchema()`, a status field its CRD schema would prune is logged once per
  * field path, and the status is compared as the API server stores it (pruned), so that such a
  * field does not make every sync write the status again.
@@ -16,6 +19,7 @@ import { PrunedFieldReporter, withoutPrunedFields } from "../../schema/prune.ts"
 import type { StructuralSchema } from "../../schema/structural.ts";
 import { ParentGoneError, SyncError } from "../sync_error.ts";
 import { fence, type ReconcileContext, requestSignal, type SyncContext } from "./context.ts";
+import { jsonEqual, statusMergePatch } from "./status_patch.ts";
 
 const logger = getLogger(["roperator", "controller"]);
 
@@ -27,21 +31,6 @@ const logger = getLogger(["roperator", "controller"]);
  */
 export function normalize<T>(value: T): T {
   return value === undefined ? value : JSON.parse(JSON.stringify(value));
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  }
-  const ak = Object.keys(a as object);
-  const bk = Object.keys(b as object);
-  return ak.length === bk.length &&
-    ak.every((k) =>
-      deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
-    );
 }
 
 /** Per parent type declared with `parentSchema()`: its status schema and what was reported. */
@@ -80,8 +69,37 @@ function asStored(type: ResourceType, key: string, desired: unknown): unknown {
 }
 
 /**
+ * Sends one status write: a merge patch from `current.status` to `desired`, pinned to
+ * `current`'s resourceVersion (so a stale write gets 409 Conflict, as a PUT would), which sends
+ * only what changed instead of the whole parent; a PUT of `current` with the status when no merge
+ * patch can give `desired` or `current` has no resourceVersion.
+ */
+async function send(
+  rc: ReconcileContext,
+  ctx: SyncContext,
+  current: KubernetesObject,
+  desired: unknown,
+): Promise<KubernetesObject> {
+  const resourceVersion = current.metadata?.resourceVersion;
+  const patch = resourceVersion ? statusMergePatch(current.status, desired) : undefined;
+  if (patch === undefined) {
+    return await rc.parentClient.replaceStatus({ ...current, status: desired }, requestSignal(ctx));
+  }
+  return await rc.parentClient.patchStatus(
+    current.metadata!.name!,
+    { metadata: { resourceVersion }, status: patch },
+    {
+      ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+      ...requestSignal(ctx),
+    },
+  );
+}
+
+/**
  * Writes the parent's status, with `observedGeneration` when it is an object, unless the parent
- * already has it. On a conflict the parent is read fresh and compared again (5 attempts).
+ * already has it: a merge patch of what changed, or the whole parent when the status holds a
+ * `null` or is not an object. On a conflict the parent is read fresh and compared again (5
+ * attempts).
  *
  * @param rc the controller's context
  * @param ctx the sync
@@ -108,13 +126,10 @@ export async function writeStatus(
   const stored = asStored(rc.config.parent, key, desired);
   let current = parent;
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (deepEqual(stored, current.status)) return;
+    if (jsonEqual(stored, current.status)) return;
     fence(rc, ctx);
     try {
-      const written = await rc.parentClient.replaceStatus(
-        { ...current, status: desired },
-        requestSignal(ctx),
-      );
+      const written = await send(rc, ctx, current, desired);
       rc.parents.observe(written);
       rc.metrics.write("status");
       logger.debug("wrote status of {parent}", { parent: key });

@@ -198,8 +198,9 @@ Deno.test(
       });
       run.objectsLost = result.lost;
       const samples = parsePrometheusText(op.metrics.registry.render());
+      // Status writes are merge patches pinned to a resourceVersion: a stale one gets a 409.
       const conflicts = metricSum(samples, "roperator_api_request_duration_seconds_count", {
-        method: "PUT",
+        method: "PATCH",
         code: "409",
       });
       assert.ok(conflicts >= 1, `the other writer caused status conflicts (${conflicts})`);
