@@ -69,10 +69,18 @@ function asStored(type: ResourceType, key: string, desired: unknown): unknown {
 }
 
 /**
+ * The parent clients whose status PATCH was refused with 403 Forbidden (RBAC generated before
+ * status writes became patches grants only `update` on the status subresource): they write the
+ * status with PUT from then on.
+ */
+const patchForbidden = new WeakSet<object>();
+
+/**
  * Sends one status write: a merge patch from `current.status` to `desired`, pinned to
  * `current`'s resourceVersion (so a stale write gets 409 Conflict, as a PUT would), which sends
  * only what changed instead of the whole parent; a PUT of `current` with the status when no merge
- * patch can give `desired` or `current` has no resourceVersion.
+ * patch can give `desired`, `current` has no resourceVersion, or the operator may not patch the
+ * status (403: it warns once and writes with PUT from then on).
  */
 async function send(
   rc: ReconcileContext,
@@ -81,18 +89,34 @@ async function send(
   desired: unknown,
 ): Promise<KubernetesObject> {
   const resourceVersion = current.metadata?.resourceVersion;
-  const patch = resourceVersion ? statusMergePatch(current.status, desired) : undefined;
-  if (patch === undefined) {
-    return await rc.parentClient.replaceStatus({ ...current, status: desired }, requestSignal(ctx));
+  const patch = resourceVersion && !patchForbidden.has(rc.parentClient)
+    ? statusMergePatch(current.status, desired)
+    : undefined;
+  if (patch !== undefined) {
+    try {
+      return await rc.parentClient.patchStatus(
+        current.metadata!.name!,
+        { metadata: { resourceVersion }, status: patch },
+        {
+          ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
+          ...requestSignal(ctx),
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof ApiError && error.isForbidden)) throw error;
+      patchForbidden.add(rc.parentClient);
+      logger.warn(
+        "cannot patch the status of {kind} ({message}): writing it with update (PUT) instead; " +
+          "regenerate the operator's RBAC (--print-rbac), which grants patch on {resource}",
+        {
+          kind: rc.config.parent.kind,
+          message: error.message,
+          resource: `${rc.config.parent.plural}/status`,
+        },
+      );
+    }
   }
-  return await rc.parentClient.patchStatus(
-    current.metadata!.name!,
-    { metadata: { resourceVersion }, status: patch },
-    {
-      ...(current.metadata?.namespace ? { namespace: current.metadata.namespace } : {}),
-      ...requestSignal(ctx),
-    },
-  );
+  return await rc.parentClient.replaceStatus({ ...current, status: desired }, requestSignal(ctx));
 }
 
 /**
