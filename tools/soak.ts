@@ -63,8 +63,9 @@ export interface SoakResult {
   /** Parents and children wrong at the end, after a grace period to catch up. */
   objectsLost: number;
   /**
-   * Parents named in the operator's `roperator_syncs_total` series at the end that no longer
-   * exist: metric series left behind by deleted parents (reported, not judged).
+   * Parents named by a `parent` label of any of the operator's metric series at the end that no
+   * longer exist: series left behind by deleted parents (reported, not judged). The library's
+   * metrics carry no per-parent label, so this stays 0 unless one appears.
    */
   staleSeries: number;
   /** The operator's exit code after SIGTERM. */
@@ -221,8 +222,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const existing = new Set(live.map((name) => `${ns}/${name}`));
     const named = new Set(
       parsePrometheusText(metrics)
-        .filter((sample) => sample.name === "roperator_syncs_total")
-        .map((sample) => sample.labels.parent ?? ""),
+        .map((sample) => sample.labels.parent)
+        .filter((parent): parent is string => parent !== undefined),
     );
     const staleSeries = [...named].filter((parent) => !existing.has(parent)).length;
 
