@@ -86,8 +86,9 @@ export async function floorConverge(options: FloorOptions): Promise<number> {
     const [configMap, service] = decoratedChildren(parent);
     await configMaps.create(configMap!, { fieldManager });
     await services.create(service!, { fieldManager });
-    await parents.replaceStatus({
-      ...parent,
+    // The status as the operator writes it: a merge patch pinned to the resourceVersion.
+    await parents.patchStatus(parent.metadata!.name!, {
+      metadata: { resourceVersion: parent.metadata!.resourceVersion },
       status: { ...desiredStatus(parent), observedGeneration: parent.metadata!.generation! },
     }, { fieldManager });
     writes += 3;
