@@ -34,7 +34,7 @@ async function settledRss(): Promise<number> {
     gc();
     gc({ type: "major", execution: "sync", flavor: "last-resort" });
   }
-  const kib = Deno.readTextFileSync("/proc/self/status").match(/VmRSS:\s+(\d+)/)![1];
+  const kib = (await Deno.readTextFile("/proc/self/status")).match(/VmRSS:\s+(\d+)/)![1];
   return Number(kib) / 1024;
 }
 
@@ -86,7 +86,9 @@ async function main(runs: number): Promise<void> {
   try {
     await installCustomResourceDefinitions(admin, [testCustomResourceDefinition(BenchParentType)]);
     const namespace = "idle-stages";
-    await new ResourceClient(admin, k8s.core.v1.Namespace).create({ metadata: { name: namespace } });
+    await new ResourceClient(admin, k8s.core.v1.Namespace).create({
+      metadata: { name: namespace },
+    });
     const rows: number[][] = [];
     for (let run = 0; run < runs; run++) {
       const output = await new Deno.Command(Deno.execPath(), {
