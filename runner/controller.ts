@@ -60,6 +60,12 @@ import { reportFailure } from "./reconcile/failure.ts";
 const logger = getLogger(["roperator", "controller"]);
 
 /**
+ * How many syncs in a row that wrote children are each followed by another at once (see
+ * `Controller.#followUp`).
+ */
+const MAX_FOLLOW_UPS = 3;
+
+/**
  * A sync of one parent starting or ending, as given to {@linkcode Controller.onSync} listeners.
  */
 export interface SyncEvent {
@@ -116,6 +122,10 @@ export class Controller {
   #accepting = true;
   /** Whether the gate given to `start()` has opened. */
   #gateOpen = false;
+  /** Per parent, syncs in a row that wrote children (see `#followUp`). */
+  readonly #followUps = new Map<string, number>();
+  /** Resolved when syncs begin (every cache synced, the gate open). */
+  readonly #begun = Promise.withResolvers<void>();
   /** Aborted when the leadership term in which it was created ends. */
   #termAbort = new AbortController();
   #unsubscribeLeadership: (() => void) | undefined;
@@ -294,6 +304,17 @@ export class Controller {
     return this.informers.every((i) => i.synced);
   }
 
+  /**
+   * Resolves when syncs begin: the gate has opened and every cache has synced, possibly long
+   * after `start()` rejected for a refused first list. It never settles when the controller is
+   * stopped first.
+   *
+   * @returns a promise that resolves as said
+   */
+  whenRunning(): Promise<void> {
+    return this.#begun.promise;
+  }
+
   /** Whether the gate given to `start()` has opened (it opens once; `/ready` waits for it). */
   get gateOpen(): boolean {
     return this.#gateOpen;
@@ -322,6 +343,7 @@ export class Controller {
       this.#queue.forget(key);
       this.#backoff.delete(key);
       this.#metrics.forgetParent(key);
+      this.#followUps.delete(key);
       this.#events?.forget(change.object);
       return;
     }
@@ -384,6 +406,10 @@ export class Controller {
    * run while the start-up checks (discovery of the configured types) are still under way:
    * nothing is queued, so no handler is called and nothing is written, until it opens.
    *
+   * A first list the API server refuses (401, 403, 404: RBAC or a CRD that arrives a moment
+   * after the operator) rejects the returned promise, to say why the operator is not ready, but
+   * the informers keep retrying and syncs begin as soon as every cache has synced.
+   *
    * @param gate resolves when syncs may begin; rejects when they never may (the start failed).
    * Default: open.
    * @returns a promise that resolves when the gate has opened and every cache has synced; it
@@ -396,8 +422,17 @@ export class Controller {
     for (const related of this.#related) related.handle.start();
     await gate;
     this.#gateOpen = true;
+    // Syncs begin once every cache has synced, even after refused lists; a stop ends the wait.
+    const synced = Promise.all(this.informers.map((i) => i.whenSynced()))
+      .then(() => this.#begin());
+    synced.catch(() => {}); // a stop before the first list: reported by waitForSync() below
     await Promise.all(this.informers.map((i) => i.waitForSync()));
-    if (!this.#accepting) return;
+    await synced;
+  }
+
+  /** Every cache has synced: learn the parents, follow the leadership, queue every parent. */
+  #begin(): void {
+    if (!this.#accepting || this.#running) return;
     // A shared informer may have synced before this controller subscribed: learn its parents.
     for (const parent of this.#parents.list()) {
       const uid = parent.metadata?.uid;
@@ -409,6 +444,7 @@ export class Controller {
       this.#onLeadership(leading)
     );
     this.#enqueueAll();
+    this.#begun.resolve();
   }
 
   /**
@@ -567,6 +603,33 @@ export class Controller {
     }
     const resync = [response.resyncAfterMs, this.#config.resyncPeriodMs]
       .filter((v): v is number => typeof v === "number" && v > 0);
+    if (this.#followUp(key, ctx)) resync.push(0);
     return resync.length ? { ok: true, requeueAfterMs: Math.min(...resync) } : { ok: true };
+  }
+
+  /**
+   * Whether a sync that succeeded must be followed by another at once: it created or changed a
+   * child (`SyncContext.childrenWritten`), so the status the handler returned was computed from
+   * children as they were before. At most {@linkcode MAX_FOLLOW_UPS} in a row: a child that
+   * another writer (a webhook, a controller) changes back after every write would otherwise keep
+   * the parent syncing without pause; it then waits for its next event or resync.
+   */
+  #followUp(key: string, ctx: SyncContext): boolean {
+    if (!ctx.childrenWritten) {
+      this.#followUps.delete(key);
+      return false;
+    }
+    const inRow = (this.#followUps.get(key) ?? 0) + 1;
+    this.#followUps.set(key, inRow);
+    if (inRow <= MAX_FOLLOW_UPS) return true;
+    if (inRow === MAX_FOLLOW_UPS + 1) {
+      logger.warn(
+        "{parent} wrote its children in {syncs} syncs in a row: something changes them back " +
+          "after every write (a mutating webhook, another controller, a field the API server " +
+          "defaults); it now waits for its next change or resync",
+        { parent: key, syncs: inRow },
+      );
+    }
+    return false;
   }
 }

@@ -66,6 +66,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   #complete: bigint | undefined;
   #synced = false;
   #syncWaiters: Array<PromiseWithResolvers<void>> = [];
+  /** Waiters of `whenSynced()`: settled by the first list, or by a stop before it. */
+  #listedWaiters: Array<PromiseWithResolvers<void>> = [];
   /** Why `waitForSync()` rejects now: a refused first list, or a stop before it. */
   #syncError: InformerSyncError | undefined;
   #restarts = 0;
@@ -131,9 +133,33 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     return waiter.promise;
   }
 
+  /**
+   * Resolves once the first list has completed, however many lists were refused before it;
+   * rejects with {@linkcode InformerSyncError} only when the informer stops before its first
+   * list. Unlike {@linkcode waitForSync}, a refused list (401, 403, 404) does not settle it: the
+   * informer keeps retrying, and an operator whose RBAC or CRD arrives a moment late starts then.
+   *
+   * @returns a promise that settles as said
+   */
+  whenSynced(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    if (this.#syncError && this.#syncError.status === undefined) {
+      return Promise.reject(this.#syncError);
+    }
+    const waiter = Promise.withResolvers<void>();
+    this.#listedWaiters.push(waiter);
+    return waiter.promise;
+  }
+
   #settleSync(error?: InformerSyncError): void {
     this.#syncError = error;
     for (const waiter of this.#syncWaiters.splice(0)) {
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+    // A refusal (an error with a status) leaves the informer retrying: `whenSynced()` waits on.
+    if (error?.status !== undefined) return;
+    for (const waiter of this.#listedWaiters.splice(0)) {
       if (error) waiter.reject(error);
       else waiter.resolve();
     }

@@ -174,6 +174,33 @@ Deno.test("Informer: waitForSync() rejects with the status when the first list i
   await stop();
 });
 
+Deno.test("Informer: whenSynced() waits through refused lists and resolves with the first list that succeeds; a stop rejects it", async () => {
+  const { fake, informer, stop } = start();
+  const synced = informer.whenSynced();
+  await fake.blocked();
+  fake.failList(
+    new ApiError({ method: "LIST", path: "/api/v1/configmaps" }, 403, { reason: "Forbidden" }),
+  );
+  await assert.rejects(informer.waitForSync(), InformerSyncError);
+  assert.equal(await settled(synced, fake), false, "a refusal does not settle whenSynced()");
+  await fake.blocked();
+  fake.failList(new ApiError({ method: "LIST", path: "/api/v1/configmaps" }, 404));
+  assert.equal(await settled(synced, fake), false, "nor does a second one");
+  await fake.blocked();
+  fake.answerList([configMap("a", 3)], "5");
+  await synced;
+  await informer.whenSynced();
+  await stop();
+
+  const second = start();
+  const never = second.informer.whenSynced();
+  await second.fake.blocked();
+  await second.stop();
+  const error = await rejection(never);
+  assert.ok(error instanceof InformerSyncError);
+  assert.match(error.message, /stopped before its first list/);
+});
+
 Deno.test("Informer: notReadyReason() reflects a working watch, with a grace period", async () => {
   const { fake, clock, informer, stop } = start();
   await fake.blocked();

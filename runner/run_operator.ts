@@ -45,7 +45,8 @@ export interface OperatorHandle extends AsyncDisposable {
    * Resolves when every cache has synced and syncs have begun (a follower: caches synced).
    * Rejects with `InformerSyncError` when the operator is stopped before, or when the
    * API server refuses the first list of a type with 401, 403 or 404 (the message names the
-   * type and the status; the informer keeps retrying in the background).
+   * type and the status; the informer keeps retrying in the background, and syncs begin once
+   * every list has succeeded).
    */
   readonly ready: Promise<void>;
   /** The metrics. */

@@ -174,7 +174,11 @@ for (
       );
       const ready = await fetch(`http://127.0.0.1:${port}/ready`);
       assert.equal(ready.status, 200, await ready.text());
-      assert.deepEqual(api.calls, [{ parent: "p", released: true }]);
+      // The sync that wrote the child, then the one that sees it: both after the checks.
+      assert.deepEqual(api.calls, [{ parent: "p", released: true }, {
+        parent: "p",
+        released: true,
+      }]);
       assert.ok(api.writes.length > 0);
       assert.deepEqual(api.writes.filter((w) => !w.released), [], "every write after the checks");
     } finally {
@@ -257,5 +261,53 @@ Deno.test("an operator stopped before its first list: ready rejects", async () =
   const error = await settled;
   assert.ok(error instanceof InformerSyncError, String(error));
   assert.match(error.message, /stopped before its first list/);
+  assertNothingLeft(time, api.client, port);
+});
+
+Deno.test("a first list refused while the checks wait (RBAC or a CRD a moment late): ready rejects, and syncs begin once the retried list succeeds", async () => {
+  using time = new FakeTime();
+  let refusals = 0;
+  // The parents' first list is refused once, as by RBAC applied with the operator.
+  const api = scripted((request) => {
+    if (request.method !== "GET" || request.path !== PARENTS || refusals > 0) return undefined;
+    refusals++;
+    return new ApiError({ method: "GET", path: PARENTS }, 403, {
+      reason: "Forbidden",
+      message: `things.test.roperator.dev is forbidden`,
+    });
+  });
+  const port = freePort();
+  const starting = startOperatorsWith(api.client, [{ config: config(port), handler: api.handler }]);
+  let group: OperatorGroupHandle | undefined;
+  try {
+    await until(time, "the refused list", () => refusals === 1);
+    api.release(); // the checks pass while the informer backs off
+    group = await starting;
+    const error = await group.ready.then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof InformerSyncError, String(error));
+    assert.equal(error.status, 403);
+    assert.deepEqual(api.calls, [], "nothing syncs before every cache has synced");
+    // The informer retries after its backoff; the list succeeds and syncs begin.
+    for (let i = 0; i < 12 && api.calls.length === 0; i++) {
+      await time.tick(5_000);
+      await time.flush();
+    }
+    await until(time, "the handler called", () => api.calls.length > 0);
+    // The sync that wrote the child, then the one that sees it: both after the checks.
+    assert.deepEqual(api.calls, [{ parent: "p", released: true }, { parent: "p", released: true }]);
+    await until(
+      time,
+      "the child written",
+      () => api.client.store.get(CONFIGMAPS, "p-child") !== undefined,
+    );
+    const ready = await fetch(`http://127.0.0.1:${port}/ready`);
+    assert.equal(ready.status, 200, await ready.text());
+  } finally {
+    api.release();
+    await starting.catch(() => {});
+    const stopped = group?.stop();
+    await time.tick(0);
+    await stopped;
+  }
   assertNothingLeft(time, api.client, port);
 });

@@ -147,6 +147,13 @@ export function startRunningOperator(
           name: config.name,
           message: messageOf(error),
         });
+        // The informers retry; once every list succeeds, syncs begin.
+        controller.whenRunning().then(() => {
+          if (stopping) return;
+          logger.info("operator {name} ready: caches synced after a refused list", {
+            name: config.name,
+          });
+        });
       }, () => {});
     },
   );

@@ -82,6 +82,15 @@ export async function writeChild(
   }
 }
 
+/**
+ * Takes the answer of a write of the child into the cache, and marks the sync as one that wrote
+ * a child (see `SyncContext.childrenWritten`).
+ */
+function observeWrite(w: ChildWrite, written: KubernetesObject): void {
+  w.state.informer.observe(written);
+  w.ctx.childrenWritten = true;
+}
+
 /** Whether an object with the child's name is this parent's. */
 function ours(w: ChildWrite, other: KubernetesObject): boolean {
   return parentUidOf(other, w.rc.config.trackingLabel) === w.owner;
@@ -150,7 +159,7 @@ async function create(w: ChildWrite): Promise<KubernetesObject | "created"> {
       fieldManager: rc.config.name,
       ...requestSignal(ctx),
     });
-    state.informer.observe(created);
+    observeWrite(w, created);
     rc.metrics.write("create");
     logger.info("created {child} for {parent}", { child: w.label, parent: ctx.key });
     return "created";
@@ -182,7 +191,7 @@ async function apply(w: ChildWrite, current: KubernetesObject | undefined): Prom
     force: true,
     ...requestSignal(ctx),
   });
-  state.informer.observe(applied);
+  observeWrite(w, applied);
   rc.metrics.write(current ? "apply" : "create");
   logger.info("applied {child} for {parent}", { child: w.label, parent: ctx.key });
 }
@@ -206,7 +215,7 @@ async function repairLabels(w: ChildWrite, current: KubernetesObject): Promise<K
     fieldManager: rc.config.name,
     ...requestSignal(ctx),
   });
-  state.informer.observe(patched);
+  observeWrite(w, patched);
   rc.metrics.write("update");
   logger.info("repaired the labels of {child} of {parent}", { child: w.label, parent: ctx.key });
   return patched;
@@ -229,7 +238,7 @@ async function update(w: ChildWrite, current: KubernetesObject): Promise<void> {
       fieldManager: rc.config.name,
       ...requestSignal(ctx),
     });
-    state.informer.observe(stamped);
+    observeWrite(w, stamped);
     rc.metrics.write("update");
     logger.info("stamped {child} of {parent} ({changed})", properties);
     return;
@@ -250,7 +259,7 @@ async function update(w: ChildWrite, current: KubernetesObject): Promise<void> {
     ...stamped,
     metadata: { ...stamped.metadata, resourceVersion: current.metadata!.resourceVersion! },
   }, { fieldManager: rc.config.name, ...requestSignal(ctx) });
-  state.informer.observe(replaced);
+  observeWrite(w, replaced);
   rc.metrics.write("update");
   logger.info("replaced {child} of {parent} ({changed})", properties);
 }

@@ -89,6 +89,12 @@ export interface SyncContext {
   overdue: Promise<unknown> | undefined;
   /** The handler returned a response marked `failed` (see `SyncResponse.failed`). */
   failed?: boolean;
+  /**
+   * The sync created or changed a child. The cache took in the write's answer, so its watch event
+   * queues nothing: the controller syncs the parent once more, so that the handler sees its
+   * children as they are now (a status that counts them, for one).
+   */
+  childrenWritten?: boolean;
 }
 
 /**
