@@ -122,29 +122,3 @@ Deno.test("an unchanged status is not written", async () => {
   assert.equal(h.successes("p"), 1);
   assert.deepEqual(statusWrites(h.client.requests), []);
 });
-
-Deno.test("a status PATCH refused with 403 (RBAC of an older version) is written with PUT, and PUT is kept", async () => {
-  await using h = await controllerHarness(statusFromSpec);
-  h.client.hook = (request) => {
-    if (request.path !== STATUS || request.method !== "PATCH") return;
-    throw new ApiError({ method: "PATCH", path: request.path }, 403, {
-      reason: "Forbidden",
-      message: `cannot patch resource "things/status"`,
-    });
-  };
-  h.client.store.put(PARENTS, parent({ phase: "Ready" }));
-  await h.time.tick(0);
-  assert.deepEqual(statusWrites(h.client.requests).map((w) => w.method), ["PATCH", "PUT"]);
-  assert.deepStrictEqual(h.client.store.get(PARENTS, "p")!.status, {
-    phase: "Ready",
-    observedGeneration: 1,
-  });
-  assert.equal(h.failures("p"), 0);
-  // The next status change goes straight to PUT.
-  const now = h.client.store.get(PARENTS, "p")!;
-  h.client.store.put(PARENTS, { ...now, spec: { status: { phase: "Done" } } });
-  await h.time.tick(0);
-  assert.deepEqual(statusWrites(h.client.requests).map((w) => w.method), ["PATCH", "PUT", "PUT"]);
-  assert.equal((h.client.store.get(PARENTS, "p")!.status as { phase?: string }).phase, "Done");
-  assert.equal(h.failures("p"), 0);
-});

@@ -69,9 +69,9 @@ function asStored(type: ResourceType, key: string, desired: unknown): unknown {
 }
 
 /**
- * The parent clients whose status PATCH was refused with 403 Forbidden (RBAC generated before
- * status writes became patches grants only `update` on the status subresource): they write the
- * status with PUT from then on.
+ * The parent clients whose status PATCH RBAC refused (403 Forbidden, "cannot patch": RBAC
+ * generated before status writes became patches grants only `update` on the status
+ * subresource): they write the status with PUT for the rest of the process's life.
  */
 const patchForbidden = new WeakSet<object>();
 
@@ -103,11 +103,17 @@ async function send(
         },
       );
     } catch (error) {
-      if (!(error instanceof ApiError && error.isForbidden)) throw error;
+      // RBAC's refusal names the verb; an admission webhook's denial (also 403) does not.
+      if (!(error instanceof ApiError && error.isForbidden && /cannot patch/.test(error.message))) {
+        throw error;
+      }
+      // Syncs in flight meanwhile were refused too: one warning.
+      if (patchForbidden.has(rc.parentClient)) return await put(rc, ctx, current, desired);
       patchForbidden.add(rc.parentClient);
       logger.warn(
-        "cannot patch the status of {kind} ({message}): writing it with update (PUT) instead; " +
-          "regenerate the operator's RBAC (--print-rbac), which grants patch on {resource}",
+        "cannot patch the status of {kind} ({message}): this process writes it with update " +
+          "(PUT) from now on; regenerate the operator's RBAC (--print-rbac), which grants patch " +
+          "on {resource}",
         {
           kind: rc.config.parent.kind,
           message: error.message,
@@ -116,6 +122,16 @@ async function send(
       );
     }
   }
+  return await put(rc, ctx, current, desired);
+}
+
+/** Writes the status with a PUT of the whole parent. */
+async function put(
+  rc: ReconcileContext,
+  ctx: SyncContext,
+  current: KubernetesObject,
+  desired: unknown,
+): Promise<KubernetesObject> {
   return await rc.parentClient.replaceStatus({ ...current, status: desired }, requestSignal(ctx));
 }
 
