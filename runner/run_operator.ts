@@ -279,7 +279,8 @@ async function groupClient(
  * first lists go out together: the lists read only, and the gate keeps every sync, write and
  * `ready` back until the checks have passed. The HTTP server listens from the start (`/ready`
  * answers 503 until then); the webhooks, which write their certificates' Secret and CA bundles,
- * start once the checks have passed, and before the gate opens. Any failure stops what started
+ * start once the checks have passed, and before the gate opens. With webhooks, the informers
+ * start only after them: a conversion webhook's CRD stanza must be in place before a list. Any failure stops what started
  * and rejects with the first of: a check's error, the server's, the webhooks'.
  */
 async function startGroup(
@@ -303,8 +304,7 @@ async function startGroup(
   } catch (error) {
     serverError = error;
   }
-  // A port that is taken: nothing else starts (the checks still decide which error is thrown).
-  if (serverError === undefined) {
+  const startOperators = () => {
     for (const [i, { config, handler }] of entries.entries()) {
       running.push(startRunningOperator(config, handler, {
         client,
@@ -313,7 +313,12 @@ async function startGroup(
         gate: gate.promise,
       }));
     }
-  }
+  };
+  // The informers list while the checks run, unless there are webhooks: they write the CRDs'
+  // conversion stanza and CA bundles, which a list of a multi-version CRD needs first. A port
+  // that is taken: nothing else starts (the checks still decide which error is thrown).
+  const webhooksFirst = entries.some(({ config }) => config.webhooks !== undefined);
+  if (serverError === undefined && !webhooksFirst) startOperators();
   const drainTimeoutMs = options.drainTimeoutMs ?? 10_000;
   let webhooks: (RunningWebhooks | undefined)[] = [];
   try {
@@ -321,6 +326,7 @@ async function startGroup(
     if (serverError !== undefined) throw serverError;
     // Before the gate opens: certificates that cannot be read fail before anything syncs.
     webhooks = await startWebhookServers(entries, client, metrics);
+    if (webhooksFirst) startOperators();
   } catch (error) {
     // The gate first: the operators' stops wait for it.
     gate.reject(error);
