@@ -12,6 +12,7 @@ import { k8s } from "../config/resource_types.ts";
 import type { Handler } from "../handler/handler.ts";
 import { FakeTime } from "../tests/fake_time.ts";
 import { ScriptedClient, type ScriptedRequest } from "../tests/scripted_client.ts";
+import { allow, validatingWebhook } from "../webhook/admission.ts";
 import { InformerSyncError } from "./informer_errors.ts";
 import {
   OperatorFatalError,
@@ -310,4 +311,56 @@ Deno.test("a first list refused while the checks wait (RBAC or a CRD a moment la
     await stopped;
   }
   assertNothingLeft(time, api.client, port);
+});
+
+Deno.test("with webhooks, the informers start only after them: a conversion webhook's CRD stanza comes before a list", async () => {
+  using time = new FakeTime();
+  const api = scripted();
+  api.client.store.serve(
+    k8s.core.v1.Secret,
+    k8s.admissionregistration.v1.ValidatingWebhookConfiguration,
+  );
+  api.release(); // the checks pass at once
+  // The webhooks' certificate Secret is held back: the webhooks are still starting.
+  const secrets = Promise.withResolvers<void>();
+  let secretAsked = false;
+  const scriptedHook = api.client.hook!;
+  api.client.hook = (request) => {
+    if (request.path.includes("/secrets")) {
+      secretAsked = true;
+      return secrets.promise;
+    }
+    return scriptedHook(request);
+  };
+  const port = freePort();
+  const webhookPort = freePort();
+  const starting = startOperatorsWith(api.client, [{
+    config: config(port, {
+      webhooks: {
+        hooks: [validatingWebhook({ type: Parent, handler: () => allow() })],
+        port: webhookPort,
+        hostname: "127.0.0.1",
+        url: `https://127.0.0.1:${webhookPort}`,
+        certificates: { ipAddresses: ["127.0.0.1"] },
+      },
+    }),
+    handler: api.handler,
+  }]);
+  let group: OperatorGroupHandle | undefined;
+  try {
+    await until(time, "the webhooks' Secret asked for", () => secretAsked);
+    await time.tick(1_000);
+    assert.deepEqual(api.sent("GET", PARENTS), [], "no list while the webhooks start");
+    assert.deepEqual(api.sent("GET", CONFIGMAPS), []);
+    secrets.resolve();
+    group = await starting;
+    await group.ready;
+    assert.equal(api.sent("GET", PARENTS).length, 1, "the parents listed once the webhooks run");
+  } finally {
+    secrets.resolve();
+    await starting.catch(() => {});
+    const stopped = group?.stop();
+    await time.tick(0);
+    await stopped;
+  }
 });
