@@ -3,7 +3,9 @@
 // discovery, but nothing syncs, writes or is ready before the checks pass; a failed check rejects
 // with its own error and leaves nothing running: no timer (the fake clock counts them; Deno's
 // sanitizers do not), no request or watch, no listener, and the client closed. And `ready` of an
-// operator stopped before its first list rejects.
+// operator stopped before its first list rejects; a first list refused while the checks wait
+// rejects `ready`, but syncs begin once the list succeeds; with webhooks, the informers start only
+// after them.
 import assert from "node:assert/strict";
 import { ApiError } from "../client/errors.ts";
 import { type KubernetesObject, resourceType } from "../client/resource_type.ts";
