@@ -1,8 +1,9 @@
 /**
  * Small helpers shared by every layer (client/ is the bottom layer, so runner/, config/, handler/,
  * deploy/ and testkit/ may all import it): waiting ({@linkcode sleep},
- * {@linkcode sleepOrAbort}), error messages ({@linkcode messageOf}, {@linkcode describeCause})
- * and the Kubernetes `MicroTime` format ({@linkcode microTime}).
+ * {@linkcode sleepOrAbort}), error messages ({@linkcode messageOf}, {@linkcode describeCause}),
+ * the Kubernetes `MicroTime` format ({@linkcode microTime}) and JSON values
+ * ({@linkcode isJsonObject}, {@linkcode jsonEqual}).
  *
  * Internal: never re-exported by `mod.ts` or any other entry point.
  *
@@ -90,4 +91,38 @@ export function describeCause(error: unknown): string {
  */
 export function microTime(date: Date = new Date()): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
+}
+
+/** A JSON object. */
+export type JsonObject = Record<string, unknown>;
+
+/**
+ * Whether a value is a plain JSON object (not `null`, not an array).
+ *
+ * @param value any value
+ * @returns whether it is an object with fields
+ */
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Whether two JSON values are equal: objects by their fields whatever their order, arrays item
+ * by item; a field whose value is `undefined` counts as absent, as `JSON.stringify` drops it.
+ *
+ * @param a a JSON value
+ * @param b another
+ * @returns whether they serialize to the same JSON, field order aside
+ */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a)) {
+    return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  }
+  if (isJsonObject(a) && isJsonObject(b)) {
+    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
+    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
+    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  }
+  return false;
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { isJsonObject } from "../client/_util.ts";
 import type { KubernetesObject, ObjectMeta } from "../client/resource_type.ts";
 import { Children } from "./children.ts";
 import { type CacheReader, EMPTY_CACHE, RelatedObjects } from "./related.ts";
@@ -159,10 +160,6 @@ export interface NormalizedHandler<P extends KubernetesObject = KubernetesObject
   finalize(request: SyncRequest<P>): Promise<FinalizeResponse>;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function checkDelay(value: unknown, what: string): void {
   if (value === undefined) return;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
@@ -183,7 +180,7 @@ function checkFailed(value: unknown, what: string): void {
 }
 
 function checkSyncResponse(response: unknown): SyncResponse {
-  if (!isPlainObject(response)) {
+  if (!isJsonObject(response)) {
     throw new TypeError(
       `Cannot use sync response: the handler must return { status?, children, resyncAfterMs? }, got ${
         response === null ? "null" : typeof response
@@ -196,7 +193,7 @@ function checkSyncResponse(response: unknown): SyncResponse {
     );
   }
   response.children.forEach((child, i) => {
-    if (!isPlainObject(child)) {
+    if (!isJsonObject(child)) {
       throw new TypeError(`Cannot use sync response: children[${i}] must be an object`);
     }
   });
@@ -206,7 +203,7 @@ function checkSyncResponse(response: unknown): SyncResponse {
 }
 
 function checkFinalizeResponse(response: unknown): FinalizeResponse {
-  if (!isPlainObject(response)) {
+  if (!isJsonObject(response)) {
     throw new TypeError(
       `Cannot use finalize response: the handler must return { status?, retryAfterMs? }, got ${
         response === null ? "null" : typeof response

@@ -63,6 +63,7 @@
  */
 import { createHash } from "node:crypto";
 import type { KubernetesObject } from "../client/resource_type.ts";
+import { isJsonObject } from "../client/_util.ts";
 import type { UpdateStrategy } from "../config/operator_config.ts";
 
 /**
@@ -79,19 +80,15 @@ export interface DiffPathsOptions {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function isNamed(value: unknown): value is Json & { name: string } {
-  return isObject(value) && typeof value.name === "string";
+  return isJsonObject(value) && typeof value.name === "string";
 }
 
 /** Whether desired asks for nothing that a missing field lacks: `null`, `{}`, `[]` and nests. */
 function isEmptyish(value: unknown): boolean {
   if (value === undefined || value === null) return true;
   if (Array.isArray(value)) return value.length === 0;
-  if (isObject(value)) return Object.values(value).every(isEmptyish);
+  if (isJsonObject(value)) return Object.values(value).every(isEmptyish);
   return false;
 }
 
@@ -142,8 +139,8 @@ class Walker {
         ? this.compareArrays(desired, actual, path)
         : this.differ(path, desired, actual);
     }
-    if (isObject(desired)) {
-      if (!isObject(actual)) return this.differ(path, desired, actual);
+    if (isJsonObject(desired)) {
+      if (!isJsonObject(actual)) return this.differ(path, desired, actual);
       let same = true;
       for (const [key, value] of Object.entries(desired)) {
         if (!this.compare(value, actual[key], keyPath(path, key))) {
@@ -291,7 +288,7 @@ function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) {
     return `[${value.map((item) => item === undefined ? "null" : canonicalJson(item)).join(",")}]`;
   }
-  if (isObject(value)) {
+  if (isJsonObject(value)) {
     const entries = Object.keys(value)
       .filter((key) => value[key] !== undefined)
       .sort()

@@ -13,11 +13,8 @@
  *
  * @module
  */
+import { isJsonObject } from "../client/_util.ts";
 import type { StructuralSchema } from "./structural.ts";
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 const EMBEDDED = new Set(["apiVersion", "kind", "metadata"]);
 
@@ -55,7 +52,7 @@ function walk(schema: StructuralSchema, value: unknown, path: string, found: Set
     if (items) { for (const item of value) walk(items, item, `${path}[*]`, found); }
     return;
   }
-  if (!isObject(value)) return;
+  if (!isJsonObject(value)) return;
   const preserve = schema["x-kubernetes-preserve-unknown-fields"] === true;
   const embedded = schema["x-kubernetes-embedded-resource"] === true;
   const additional = typeof schema.additionalProperties === "object"
@@ -93,7 +90,7 @@ export function withoutPrunedFields(schema: StructuralSchema, value: unknown): u
     const items = Array.isArray(schema.items) ? undefined : schema.items;
     return items ? value.map((item) => withoutPrunedFields(items, item)) : value;
   }
-  if (!isObject(value)) return value;
+  if (!isJsonObject(value)) return value;
   const preserve = schema["x-kubernetes-preserve-unknown-fields"] === true;
   const embedded = schema["x-kubernetes-embedded-resource"] === true;
   const additional = typeof schema.additionalProperties === "object"

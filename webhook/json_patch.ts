@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { isJsonObject, jsonEqual } from "../client/_util.ts";
 
 /** A JSON value. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | {
@@ -43,31 +44,6 @@ export function escapePointerToken(token: string): string {
   return token.replaceAll("~", "~0").replaceAll("/", "~1");
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * Whether two JSON values are equal (object key order does not matter; `undefined` members are
- * ignored, as `JSON.stringify` ignores them).
- *
- * @param a a value
- * @param b another value
- * @returns true when they are equal
- */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a)) {
-    return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
-  }
-  if (isObject(a) && isObject(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined);
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
-  }
-  return false;
-}
-
 /**
  * The JSON Patch that turns `from` into `to`.
  *
@@ -88,7 +64,7 @@ function own(object: Record<string, unknown>, key: string): unknown {
 
 function diff(from: unknown, to: unknown, path: string, ops: JsonPatchOperation[]): void {
   if (jsonEqual(from, to)) return;
-  if (isObject(from) && isObject(to)) {
+  if (isJsonObject(from) && isJsonObject(to)) {
     for (const key of Object.keys(from)) {
       if (from[key] !== undefined && own(to, key) === undefined) {
         ops.push({ op: "remove", path: `${path}/${escapePointerToken(key)}` });
@@ -140,7 +116,7 @@ export function applyJsonPatch(document: unknown, operations: JsonPatchOperation
     for (const token of tokens.slice(0, -1)) {
       target = Array.isArray(target)
         ? target[Number(token)]
-        : isObject(target) && Object.hasOwn(target, token)
+        : isJsonObject(target) && Object.hasOwn(target, token)
         ? target[token]
         : undefined;
       if (target === undefined) {
@@ -158,7 +134,7 @@ export function applyJsonPatch(document: unknown, operations: JsonPatchOperation
         throw new JsonPatchError(`Cannot apply patch: "${operation.path}" does not exist`);
       } else if (operation.op === "replace") target[index] = structuredClone(operation.value);
       else target.splice(index, 1);
-    } else if (isObject(target)) {
+    } else if (isJsonObject(target)) {
       if (operation.op !== "add" && !Object.hasOwn(target, last)) {
         throw new JsonPatchError(`Cannot apply patch: "${operation.path}" does not exist`);
       }

@@ -14,7 +14,7 @@ import { k8s } from "../k8s/mod.ts";
 import type { Registry } from "../metrics/mod.ts";
 import { CertificateStore, type CertificateStoreOptions } from "./certificate_store.ts";
 import type { CrdConversion } from "./configuration.ts";
-import { jsonEqual } from "./json_patch.ts";
+import { jsonEqual } from "../client/_util.ts";
 import { type Webhook, WebhookServer } from "./server.ts";
 
 const logger = getLogger(["roperator", "webhook"]);

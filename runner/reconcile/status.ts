@@ -19,7 +19,8 @@ import { PrunedFieldReporter, withoutPrunedFields } from "../../schema/prune.ts"
 import type { StructuralSchema } from "../../schema/structural.ts";
 import { ParentGoneError, SyncError } from "../sync_error.ts";
 import { fence, type ReconcileContext, requestSignal, type SyncContext } from "./context.ts";
-import { jsonEqual, statusMergePatch } from "./status_patch.ts";
+import { jsonEqual } from "../../client/_util.ts";
+import { statusMergePatch } from "./status_patch.ts";
 
 const logger = getLogger(["roperator", "controller"]);
 

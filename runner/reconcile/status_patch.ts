@@ -8,42 +8,7 @@
  *
  * @module
  */
-
-/** A JSON object: what a merge patch and a status are. */
-export type JsonObject = Record<string, unknown>;
-
-/**
- * Whether a value is a plain JSON object (not `null`, not an array).
- *
- * @param value any value
- * @returns whether it is an object a merge patch recurses into
- */
-export function isJsonObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * Structural equality of JSON values: objects by their keys whatever their order, arrays item by
- * item. A key whose value is `undefined` counts as absent, as in JSON.
- *
- * @param a a JSON value
- * @param b another
- * @returns whether they serialize to the same JSON, key order aside
- */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) {
-    return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
-  }
-  const ao = a as JsonObject;
-  const bo = b as JsonObject;
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
-  return ak.length === bk.length &&
-    ak.every((k) => Object.hasOwn(bo, k) && jsonEqual(ao[k], bo[k]));
-}
+import { isJsonObject, jsonEqual, type JsonObject } from "../../client/_util.ts";
 
 /**
  * Whether a JSON value holds a `null` anywhere: itself, a field at any depth or an array item.

@@ -12,13 +12,8 @@
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  containsNull,
-  isJsonObject,
-  jsonEqual,
-  type JsonObject,
-  statusMergePatch,
-} from "./status_patch.ts";
+import { isJsonObject, jsonEqual, type JsonObject } from "../../client/_util.ts";
+import { containsNull, statusMergePatch } from "./status_patch.ts";
 
 const seed = Number(Deno.env.get("FC_SEED") ?? Date.now() % 2 ** 31);
 const path = Deno.env.get("FC_PATH");
