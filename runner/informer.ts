@@ -31,6 +31,14 @@ import { messageOf } from "../client/_util.ts";
 
 const logger = getLogger(["roperator", "informer"]);
 
+/** Settles and empties a list of waiters: rejected with `error` when there is one. */
+function settle(waiters: PromiseWithResolvers<void>[], error: Error | undefined): void {
+  for (const waiter of waiters.splice(0)) {
+    if (error) waiter.reject(error);
+    else waiter.resolve();
+  }
+}
+
 /**
  * A list+watch cache of one resource type. Call `run()`; stop it with the signal.
  *
@@ -153,16 +161,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   #settleSync(error?: InformerSyncError): void {
     this.#syncError = error;
-    for (const waiter of this.#syncWaiters.splice(0)) {
-      if (error) waiter.reject(error);
-      else waiter.resolve();
-    }
+    settle(this.#syncWaiters, error);
     // A refusal (an error with a status) leaves the informer retrying: `whenSynced()` waits on.
-    if (error?.status !== undefined) return;
-    for (const waiter of this.#listedWaiters.splice(0)) {
-      if (error) waiter.reject(error);
-      else waiter.resolve();
-    }
+    if (error?.status === undefined) settle(this.#listedWaiters, error);
   }
 
   /**

@@ -109,30 +109,21 @@ async function send(
         throw error;
       }
       // Syncs in flight meanwhile were refused too: one warning.
-      if (patchForbidden.has(rc.parentClient)) return await put(rc, ctx, current, desired);
-      patchForbidden.add(rc.parentClient);
-      logger.warn(
-        "cannot patch the status of {kind} ({message}): this process writes it with update " +
-          "(PUT) from now on; regenerate the operator's RBAC (--print-rbac), which grants patch " +
-          "on {resource}",
-        {
-          kind: rc.config.parent.kind,
-          message: error.message,
-          resource: `${rc.config.parent.plural}/status`,
-        },
-      );
+      if (!patchForbidden.has(rc.parentClient)) {
+        patchForbidden.add(rc.parentClient);
+        logger.warn(
+          "cannot patch the status of {kind} ({message}): this process writes it with update " +
+            "(PUT) from now on; regenerate the operator's RBAC (--print-rbac), which grants " +
+            "patch on {resource}",
+          {
+            kind: rc.config.parent.kind,
+            message: error.message,
+            resource: `${rc.config.parent.plural}/status`,
+          },
+        );
+      }
     }
   }
-  return await put(rc, ctx, current, desired);
-}
-
-/** Writes the status with a PUT of the whole parent. */
-async function put(
-  rc: ReconcileContext,
-  ctx: SyncContext,
-  current: KubernetesObject,
-  desired: unknown,
-): Promise<KubernetesObject> {
   return await rc.parentClient.replaceStatus({ ...current, status: desired }, requestSignal(ctx));
 }
 
