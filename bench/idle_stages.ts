@@ -2,8 +2,8 @@
  * Where the idle operator's memory goes: one process reads its RSS after each stage of a start
  * (a `Deno.serve` hello-world, LogTape configured, the library imported, the client config loaded
  * from a kubeconfig, the first request, the benchmark operator started and ready, 3 s idle), each
- * reading after three full collections a macrotask apart. Run against a private control plane,
- * three times; BENCHMARKS.md, finding 10.
+ * reading after full collections as the benchmark makes them (`bench/lib/memory_report.ts`).
+ * Run against a private control plane, three times; BENCHMARKS.md, finding 10.
  *
  * ```sh
  * deno run -A bench/idle_stages.ts [--runs 3]
@@ -12,6 +12,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { memoryReport } from "./lib/memory_report.ts";
 
 /** The stages, in order, as the child process names them. */
 const STAGES = [
@@ -24,18 +25,9 @@ const STAGES = [
   "+ 3 s idle",
 ] as const;
 
-type GcFunction = (options?: { type?: string; execution?: string; flavor?: string }) => void;
-
-/** RSS in MiB after three full collections a macrotask apart. */
+/** RSS in MiB after full collections (`memoryReport`, as the benchmark's readings). */
 async function settledRss(): Promise<number> {
-  const gc = (globalThis as { gc?: GcFunction }).gc!;
-  for (let i = 0; i < 3; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    gc();
-    gc({ type: "major", execution: "sync", flavor: "last-resort" });
-  }
-  const kib = (await Deno.readTextFile("/proc/self/status")).match(/VmRSS:\s+(\d+)/)![1];
-  return Number(kib) / 1024;
+  return (await memoryReport(true)).rss / 1024 / 1024;
 }
 
 /** The measured process: prints one JSON array of RSS readings, one per stage. */
