@@ -56,6 +56,14 @@ function assertNothingLeft(time: FakeTime, client: ScriptedClient, port: number)
   Deno.listen({ hostname: "127.0.0.1", port }).close();
 }
 
+/** Stops the group `starting` gives, if it started, with time moving so that the stop ends. */
+async function stopGroup(time: FakeTime, starting: Promise<OperatorGroupHandle>): Promise<void> {
+  const group = await starting.catch(() => undefined);
+  const stopped = group?.stop();
+  await time.tick(0);
+  await stopped;
+}
+
 /** A port nothing listens on now. */
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -186,10 +194,7 @@ for (
       assert.deepEqual(api.writes.filter((w) => !w.released), [], "every write after the checks");
     } finally {
       api.release();
-      await starting.catch(() => {});
-      const stopped = group?.stop();
-      await time.tick(0);
-      await stopped;
+      await stopGroup(time, starting);
     }
     assertNothingLeft(time, api.client, port);
   });
@@ -307,10 +312,7 @@ Deno.test("a first list refused while the checks wait (RBAC or a CRD a moment la
     assert.equal(ready.status, 200, await ready.text());
   } finally {
     api.release();
-    await starting.catch(() => {});
-    const stopped = group?.stop();
-    await time.tick(0);
-    await stopped;
+    await stopGroup(time, starting);
   }
   assertNothingLeft(time, api.client, port);
 });
@@ -360,9 +362,6 @@ Deno.test("with webhooks, the informers start only after them: a conversion webh
     assert.equal(api.sent("GET", PARENTS).length, 1, "the parents listed once the webhooks run");
   } finally {
     secrets.resolve();
-    await starting.catch(() => {});
-    const stopped = group?.stop();
-    await time.tick(0);
-    await stopped;
+    await stopGroup(time, starting);
   }
 });
